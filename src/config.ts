@@ -1,0 +1,108 @@
+/**
+ * Configuration, parsed once from the environment into a typed, frozen object (house style §7.10).
+ * Bad values fail fast at start-up with every offending variable named, instead of surfacing later as a
+ * confusing runtime error deep inside a request or a workflow.
+ */
+import { z } from 'zod';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Empty strings count as "unset": `FOO= npm start` should mean the default, not an invalid value. */
+const unsetIfEmpty = (value: unknown): unknown => (value === '' ? undefined : value);
+
+const optionalText = z.preprocess(unsetIfEmpty, z.string().min(1).optional());
+const textWithDefault = (fallback: string) => z.preprocess(unsetIfEmpty, z.string().min(1).default(fallback));
+const intWithDefault = (fallback: number, min: number, max: number) =>
+  z.preprocess(unsetIfEmpty, z.coerce.number().int().min(min).max(max).default(fallback));
+
+const EnvSchema = z.object({
+  PORT: intWithDefault(3000, 0, 65_535),
+  DATA_DIR: textWithDefault('./.data'),
+  DATABASE_URL: z.preprocess(
+    unsetIfEmpty,
+    z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional(),
+  ),
+  // A short admin key would be guessable; 24 characters is the floor for a seeded secret.
+  ADMIN_API_KEY: z.preprocess(unsetIfEmpty, z.string().min(24, 'must be at least 24 characters').optional()),
+  LOG_LEVEL: z.preprocess(unsetIfEmpty, z.enum(LOG_LEVELS).default('info')),
+  TEMPORAL_ADDRESS: optionalText,
+  TEMPORAL_NAMESPACE: textWithDefault('default'),
+  TEMPORAL_TASK_QUEUE: textWithDefault('credits'),
+  REFUND_LOT_VALIDITY_DAYS: intWithDefault(30, 1, 3650),
+  HOLD_EXPIRY_MINUTES: intWithDefault(120, 1, 7 * 24 * 60),
+  BAD_RESULT_REPORT_WINDOW_HOURS: intWithDefault(72, 1, 24 * 365),
+  IDEMPOTENCY_RETENTION_HOURS: intWithDefault(24, 1, 24 * 365),
+});
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface Config {
+  readonly port: number;
+  readonly dataDir: string;
+  /** Undefined means: run the embedded Postgres under `${dataDir}/postgres`. */
+  readonly databaseUrl: string | undefined;
+  readonly adminApiKey: string | undefined;
+  readonly logLevel: LogLevel;
+  readonly temporal: {
+    /** Undefined means: start a local server (dev server or the project's own). */
+    readonly address: string | undefined;
+    readonly namespace: string;
+    readonly taskQueue: string;
+  };
+  readonly policy: {
+    /** Credits refunded into an already-expired lot come back as a new refund lot valid this long. */
+    readonly refundLotValidityDays: number;
+    /** A hold nobody captures or releases expires after this long (the ledger's safety net). */
+    readonly holdExpiryMinutes: number;
+    readonly badResultReportWindowHours: number;
+  };
+  readonly api: {
+    /** HTTP idempotency records older than this may be purged; replays after it execute anew. */
+    readonly idempotencyRetentionHours: number;
+  };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: readonly string[]) {
+    super(`Invalid configuration:\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function deepFreeze<T extends object>(value: T): Readonly<T> {
+  for (const child of Object.values(value)) {
+    if (child !== null && typeof child === 'object') deepFreeze(child as object);
+  }
+  return Object.freeze(value);
+}
+
+/** Parses and validates the environment. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  return deepFreeze({
+    port: e.PORT,
+    dataDir: e.DATA_DIR,
+    databaseUrl: e.DATABASE_URL,
+    adminApiKey: e.ADMIN_API_KEY,
+    logLevel: e.LOG_LEVEL,
+    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    policy: {
+      refundLotValidityDays: e.REFUND_LOT_VALIDITY_DAYS,
+      holdExpiryMinutes: e.HOLD_EXPIRY_MINUTES,
+      badResultReportWindowHours: e.BAD_RESULT_REPORT_WINDOW_HOURS,
+    },
+    api: { idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS },
+  });
+}
+
+let processConfig: Config | undefined;
+
+/** The process-wide config, parsed on first use from process.env and never again. */
+export function getConfig(): Config {
+  processConfig ??= loadConfig(process.env);
+  return processConfig;
+}

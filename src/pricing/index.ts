@@ -1,0 +1,10 @@
+export { PricingError, type PricingErrorCode } from './errors';
+export {
+  defaultPriceBook, PriceBookSchema, RESOLUTIONS, MODEL_TIERS, UPSCALE_TARGETS,
+  type PriceBook, type Resolution, type ModelTier, type UpscaleTarget,
+} from './price-book';
+export {
+  FEATURES, FEATURE_NAMES, isFeatureName, isAllowedOutputContentType,
+  type FeatureDefinition, type FeatureName, type BreakdownLine,
+} from './features';
+export { quote, type Quote } from './quote';

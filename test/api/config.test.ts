@@ -1,0 +1,52 @@
+import { ConfigError, loadConfig } from '../../src/config';
+
+describe('loadConfig', () => {
+  it('applies defaults to an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      dataDir: './.data',
+      databaseUrl: undefined,
+      adminApiKey: undefined,
+      logLevel: 'info',
+      temporal: { address: undefined, namespace: 'default', taskQueue: 'credits' },
+      policy: { refundLotValidityDays: 30 },
+    });
+  });
+
+  it('is deeply frozen', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.temporal)).toBe(true);
+    expect(Object.isFrozen(config.policy)).toBe(true);
+  });
+
+  it('parses given values and treats empty strings as unset', () => {
+    const config = loadConfig({
+      PORT: '8080', DATABASE_URL: 'postgres://u:p@db:5432/credits', LOG_LEVEL: 'debug', TEMPORAL_ADDRESS: '',
+      REFUND_LOT_VALIDITY_DAYS: '45',
+    });
+    expect(config.port).toBe(8080);
+    expect(config.databaseUrl).toBe('postgres://u:p@db:5432/credits');
+    expect(config.logLevel).toBe('debug');
+    expect(config.temporal.address).toBeUndefined();
+    expect(config.policy.refundLotValidityDays).toBe(45);
+  });
+
+  it('fails fast naming every bad variable', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DATABASE_URL: 'http://x', ADMIN_API_KEY: 'short' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ConfigError);
+    const message = (caught as ConfigError).message;
+    for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'ADMIN_API_KEY']) expect(message).toContain(name);
+  });
+
+  it('rejects a fractional or out-of-range port', () => {
+    expect(() => loadConfig({ PORT: '3000.5' })).toThrow(ConfigError);
+    expect(() => loadConfig({ PORT: '70000' })).toThrow(ConfigError);
+  });
+});
