@@ -1,0 +1,100 @@
+/**
+ * Every ledger mutation is ONE call of a plpgsql function (migrations/0001_ledger.sql) taking and returning
+ * jsonb: one round trip, one implicit transaction, row locks taken in a fixed order inside Postgres.
+ * Refusals are raised there with SQLSTATE LDG01, the error code as message and jsonb details; they roll
+ * the whole statement back, so a refusal leaves no trace. This module maps them to LedgerError.
+ */
+import { createHash } from 'node:crypto';
+import type { Db } from './types';
+import { LedgerError, isLedgerErrorCode } from './errors';
+
+const LEDGER_SQLSTATE = 'LDG01';
+
+interface PgErrorLike {
+  code?: string;
+  message?: string;
+  detail?: string;
+}
+
+export function toLedgerError(e: unknown): unknown {
+  const pe = e as PgErrorLike;
+  if (pe && pe.code === LEDGER_SQLSTATE && typeof pe.message === 'string' && isLedgerErrorCode(pe.message)) {
+    let details: Record<string, unknown> = {};
+    try {
+      details = pe.detail ? (JSON.parse(pe.detail) as Record<string, unknown>) : {};
+    } catch {
+      details = { raw: pe.detail };
+    }
+    return new LedgerError(pe.message, describe(pe.message, details), details);
+  }
+  if (pe && pe.code === '22P02' && typeof pe.message === 'string' && pe.message.includes('uuid')) {
+    // A malformed id can never name an existing row; say so in ledger terms.
+    return new LedgerError('InvalidInput', 'malformed id', { message: pe.message });
+  }
+  return e;
+}
+
+function describe(code: string, details: Record<string, unknown>): string {
+  switch (code) {
+    case 'InsufficientCredits':
+      return `insufficient credits: short by ${String(details['shortfallCredits'])}`;
+    case 'IdempotencyConflict':
+      return `idempotency key ${String(details['idempotencyKey'])} was already used with different content`;
+    default:
+      return code;
+  }
+}
+
+/** Calls `SELECT <fn>($1::jsonb)` and returns the jsonb result, mapping ledger refusals. */
+export async function callLedgerFunction<T>(db: Db, fn: LedgerFunction, params: Record<string, unknown>): Promise<T> {
+  try {
+    const res = await db.query<{ r: T }>(`SELECT ${fn}($1::jsonb) AS r`, [JSON.stringify(params)]);
+    const row = res.rows[0];
+    if (!row) throw new Error(`ledger: ${fn} returned no row`);
+    return row.r;
+  } catch (e) {
+    throw toLedgerError(e);
+  }
+}
+
+export type LedgerFunction =
+  | 'ledger_grant'
+  | 'ledger_reserve'
+  | 'ledger_settle'
+  | 'ledger_refund'
+  | 'ledger_close_lot'
+  | 'ledger_adjust';
+
+/**
+ * The request hash compared on idempotent replays: only the economic content (operation, ids, amounts,
+ * kinds, references). Timestamps (`now`, hold expiry, computed lot expiry) are left out on purpose: a
+ * retried activity may recompute them, and that must replay, not conflict.
+ */
+export function requestHash(operation: string, content: Record<string, unknown>): string {
+  const keys = Object.keys(content).filter((k) => content[k] !== undefined).sort();
+  const canonical = JSON.stringify([operation, keys.map((k) => [k, String(content[k])])]);
+  return createHash('sha256').update(canonical).digest('hex');
+}
+
+export function requireKey(key: unknown): string {
+  if (typeof key !== 'string' || key.length === 0 || key.length > 200) {
+    throw new LedgerError('InvalidInput', 'idempotencyKey must be a non-empty string of at most 200 characters', {
+      field: 'idempotencyKey',
+    });
+  }
+  return key;
+}
+
+export function requireDate(d: unknown, field: string): Date {
+  if (!(d instanceof Date) || Number.isNaN(d.getTime())) {
+    throw new LedgerError('InvalidInput', `${field} must be a valid Date`, { field });
+  }
+  return d;
+}
+
+export function requireText(s: unknown, field: string): string {
+  if (typeof s !== 'string' || s.length === 0) {
+    throw new LedgerError('InvalidInput', `${field} must be a non-empty string`, { field });
+  }
+  return s;
+}
