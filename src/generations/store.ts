@@ -1,0 +1,153 @@
+/**
+ * SQL for the `generations` table, one function per statement. Every write is idempotent because activities
+ * that call them may run more than once.
+ */
+import type { Pool } from 'pg';
+import { creditsFromDb } from '../ledger';
+import type { GenerationInput, GenerationQuote, OutcomeReport, Settlement } from '../workflows/generation-contract';
+import type { GenerationRecord, GenerationRecordStatus } from './types';
+
+export interface RecordReservationInput {
+  generation: GenerationInput;
+  quote: GenerationQuote;
+  holdId: string;
+}
+
+/** A generation retried after a refusal takes over the rejected row; a reserved one is left as it is. */
+export async function recordReservation(pool: Pool, input: RecordReservationInput): Promise<GenerationRecord> {
+  const g = input.generation;
+  const { rows } = await pool.query(
+    `INSERT INTO generations AS g (generation_id, wallet_id, user_id, feature, params, platform, context, status,
+                                   price_book_version, cost_credits, quote, hold_id, reserved_at)
+     VALUES ($1, $2::uuid, $3, $4, $5::jsonb, $6, $7, 'reserved', $8, $9::bigint, $10::jsonb, $11::uuid, now())
+     ON CONFLICT (generation_id) DO UPDATE
+       SET status = 'reserved', wallet_id = EXCLUDED.wallet_id, user_id = EXCLUDED.user_id, feature = EXCLUDED.feature,
+           params = EXCLUDED.params, platform = EXCLUDED.platform, context = EXCLUDED.context,
+           price_book_version = EXCLUDED.price_book_version, cost_credits = EXCLUDED.cost_credits,
+           quote = EXCLUDED.quote, hold_id = EXCLUDED.hold_id, rejection = NULL, reserved_at = now(), updated_at = now()
+       WHERE g.status = 'rejected'
+     RETURNING *`,
+    [g.generationId, g.walletId, g.userId, g.feature, JSON.stringify(g.params), g.platform, g.context ?? null,
+      input.quote.priceBookVersion, input.quote.costCredits, JSON.stringify(input.quote), input.holdId],
+  );
+  return rows[0] ? toRecord(rows[0]) : (await getGeneration(pool, g.generationId))!;
+}
+
+export interface RecordRejectionInput {
+  generation: GenerationInput;
+  quote: GenerationQuote;
+  rejection: { code: string; message: string; shortfallCredits?: number };
+}
+
+export async function recordRejection(pool: Pool, input: RecordRejectionInput): Promise<void> {
+  const g = input.generation;
+  await pool.query(
+    `INSERT INTO generations AS g (generation_id, wallet_id, user_id, feature, params, platform, context, status,
+                                   price_book_version, cost_credits, quote, rejection)
+     VALUES ($1, $2::uuid, $3, $4, $5::jsonb, $6, $7, 'rejected', $8, $9::bigint, $10::jsonb, $11::jsonb)
+     ON CONFLICT (generation_id) DO UPDATE SET rejection = EXCLUDED.rejection, updated_at = now()
+       WHERE g.status = 'rejected'`,
+    [g.generationId, safeUuid(g.walletId), g.userId, g.feature, JSON.stringify(g.params), g.platform, g.context ?? null,
+      input.quote.priceBookVersion, input.quote.costCredits, JSON.stringify(input.quote), JSON.stringify(input.rejection)],
+  );
+}
+
+export interface RecordSettlementInput {
+  settlement: Settlement;
+  status: Exclude<GenerationRecordStatus, 'reserved' | 'rejected'>;
+  outcome: OutcomeReport | undefined;
+}
+
+/** The first settlement recorded wins; a retried activity gets that one back, so every caller sees the same. */
+export async function recordSettlement(pool: Pool, input: RecordSettlementInput): Promise<Settlement> {
+  const s = input.settlement;
+  const { rows } = await pool.query(
+    `UPDATE generations
+        SET status = $2, settlement = $3::jsonb, outcome = $4::jsonb, failure_reason = $5,
+            settled_at = $6::timestamptz, updated_at = now()
+      WHERE generation_id = $1 AND status = 'reserved'
+      RETURNING settlement`,
+    [s.generationId, input.status, JSON.stringify(s), input.outcome ? JSON.stringify(input.outcome) : null,
+      s.reason === 'succeeded' ? null : s.reason, s.settledAt],
+  );
+  if (rows[0]) return rows[0].settlement as Settlement;
+  const existing = await getGeneration(pool, s.generationId);
+  if (!existing?.settlement) throw new Error(`generation ${s.generationId} has no reservation to settle`);
+  return existing.settlement;
+}
+
+export async function getGeneration(pool: Pool, generationId: string): Promise<GenerationRecord | null> {
+  const { rows } = await pool.query('SELECT * FROM generations WHERE generation_id = $1', [generationId]);
+  return rows[0] ? toRecord(rows[0]) : null;
+}
+
+export interface ListWalletGenerationsInput {
+  walletId: string;
+  limit: number;
+  /** `nextCursor` of the previous page; pages go newest first. */
+  cursor?: string;
+  status?: GenerationRecordStatus;
+}
+
+export async function listWalletGenerations(
+  pool: Pool,
+  input: ListWalletGenerationsInput,
+): Promise<{ generations: GenerationRecord[]; nextCursor: string | null }> {
+  const after = input.cursor ? decodeCursor(input.cursor) : null;
+  const { rows } = await pool.query(
+    `SELECT * FROM generations
+      WHERE wallet_id = $1::uuid
+        AND ($2::text IS NULL OR status = $2)
+        AND ($3::timestamptz IS NULL OR (created_at, generation_id) < ($3::timestamptz, $4::text))
+      ORDER BY created_at DESC, generation_id DESC
+      LIMIT $5`,
+    [input.walletId, input.status ?? null, after?.createdAt ?? null, after?.generationId ?? null, input.limit + 1],
+  );
+  const page = rows.slice(0, input.limit).map(toRecord);
+  const last = page[page.length - 1];
+  const nextCursor = rows.length > input.limit && last ? encodeCursor(last) : null;
+  return { generations: page, nextCursor };
+}
+
+function encodeCursor(r: GenerationRecord): string {
+  return Buffer.from(JSON.stringify([r.createdAt.toISOString(), r.generationId])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; generationId: string } | null {
+  try {
+    const [createdAt, generationId] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
+    return typeof createdAt === 'string' && typeof generationId === 'string' ? { createdAt, generationId } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A rejection for an unknown, malformed wallet id is still recorded; the nil uuid stands for "no such wallet". */
+function safeUuid(id: string): string {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : '00000000-0000-0000-0000-000000000000';
+}
+
+function toRecord(row: Record<string, unknown>): GenerationRecord {
+  return {
+    generationId: row.generation_id as string,
+    walletId: row.wallet_id as string,
+    userId: row.user_id as string,
+    feature: row.feature as string,
+    params: row.params as Record<string, unknown>,
+    platform: row.platform as GenerationRecord['platform'],
+    context: (row.context as string | null) ?? null,
+    status: row.status as GenerationRecordStatus,
+    priceBookVersion: row.price_book_version as string,
+    costCredits: creditsFromDb(row.cost_credits),
+    quote: row.quote as GenerationQuote,
+    holdId: (row.hold_id as string | null) ?? null,
+    outcome: (row.outcome as OutcomeReport | null) ?? null,
+    settlement: (row.settlement as Settlement | null) ?? null,
+    failureReason: (row.failure_reason as string | null) ?? null,
+    rejection: (row.rejection as GenerationRecord['rejection']) ?? null,
+    createdAt: row.created_at as Date,
+    reservedAt: (row.reserved_at as Date | null) ?? null,
+    settledAt: (row.settled_at as Date | null) ?? null,
+    updatedAt: row.updated_at as Date,
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * Outcome → settlement policy (architecture §3; seeds: Caimera, Vysage, Photoroom).
+ *
+ * Technical failures are refunded; user-side errors and taste are not. The policy is data so that an operator
+ * can change it by configuration, and so that a workflow can carry a snapshot of it in its history (a
+ * configuration change must never alter how an in-flight generation replays).
+ */
+
+/** Why a generation failed, as the generation service reports it. */
+export const failureReasons = [
+  'system_error',
+  'platform_error',
+  'corrupted_output',
+  'template_mismatch',
+  'safety_filter',
+] as const;
+export type FailureReason = (typeof failureReasons)[number];
+
+/** Why a generation settled the way it did: a reported failure, a success, or something that happened to it. */
+export type SettlementReason = FailureReason | 'succeeded' | 'deadline_exceeded' | 'cancelled';
+
+export interface SettlementPolicy {
+  /** Reasons whose credits go back to the user. Every other reason captures. */
+  readonly refundedReasons: readonly SettlementReason[];
+}
+
+export const defaultSettlementPolicy: SettlementPolicy = Object.freeze({
+  refundedReasons: Object.freeze([
+    'system_error',
+    'platform_error',
+    'corrupted_output',
+    'deadline_exceeded',
+    'cancelled',
+  ] as const),
+});
+
+export type SettlementAction = 'capture' | 'release';
+
+export function settlementActionFor(reason: SettlementReason, policy: SettlementPolicy): SettlementAction {
+  if (reason === 'succeeded') return 'capture';
+  return policy.refundedReasons.includes(reason) ? 'release' : 'capture';
+}

@@ -1,0 +1,202 @@
+/**
+ * `generation` — id `generation:<generationId>`: quote → reserve → await the outcome under a deadline →
+ * validate the delivery → capture or release → done (architecture §4).
+ *
+ * Money moves only in activities, each with an idempotency key derived from the generation id, so a retried
+ * activity, a replayed history or a crashed worker can never move it twice. The workflow decides; the ledger
+ * enforces.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  allHandlersFinished,
+  condition,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+} from '@temporalio/workflow';
+import type { GenerationActivities } from '../activities/generation';
+import { settlementActionFor, type SettlementReason } from '../policy/settlement';
+import {
+  GenerationFailureType,
+  awaitReservationUpdate,
+  cancelGenerationUpdate,
+  generationStateQuery,
+  reportOutcomeUpdate,
+  reportProgressSignal,
+  type GenerationInput,
+  type GenerationState,
+  type Settlement,
+} from './generation-contract';
+import { checkOutcomeReport, sameReport, type ReceivedVerdict } from './generation-verdict';
+import { generationStatusKey } from './search-attributes';
+
+const { prepareGeneration, reserveGenerationCredits, inspectDelivery, settleGeneration } =
+  proxyActivities<GenerationActivities>({
+    startToCloseTimeout: '30 seconds',
+    // Money-moving activities are idempotent and must eventually succeed: retry without a cap. Business
+    // refusals (InsufficientCredits, …) are non-retryable ApplicationFailures and stop at once.
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+  });
+
+/** A hold outlives the longest possible wait by this margin; past it, the hold sweeper releases it. */
+const holdGraceMs = 60 * 60 * 1000;
+
+export async function generation(input: GenerationInput): Promise<Settlement> {
+  const state: GenerationState = {
+    generationId: input.generationId,
+    phase: 'reserving',
+    costCredits: null,
+    deadlineAt: null,
+    progressPercent: null,
+    reservation: null,
+    settlement: null,
+    rejection: null,
+  };
+  let verdict: ReceivedVerdict | undefined;
+  let deadlineAtMs = Number.POSITIVE_INFINITY;
+  let maxDeadlineAtMs = Number.POSITIVE_INFINITY;
+
+  setHandler(generationStateQuery, () => state);
+  setHandler(awaitReservationUpdate, async () => {
+    await condition(() => state.phase !== 'reserving');
+    if (state.rejection) {
+      throw ApplicationFailure.create({ type: state.rejection.code, message: state.rejection.message, nonRetryable: true, details: [state.rejection] });
+    }
+    return state.reservation!;
+  });
+  setHandler(reportProgressSignal, (progress) => {
+    if (state.phase !== 'reserved') return;
+    if (progress.percent !== undefined) state.progressPercent = progress.percent;
+    if (progress.extendDeadlineMs !== undefined && progress.extendDeadlineMs > 0) {
+      deadlineAtMs = Math.min(maxDeadlineAtMs, Math.max(deadlineAtMs, Date.now() + progress.extendDeadlineMs));
+      state.deadlineAt = new Date(deadlineAtMs).toISOString();
+    }
+  });
+  setHandler(
+    reportOutcomeUpdate,
+    async (report) => {
+      verdict ??= { kind: 'outcome', report };
+      return await settlementOnceDone();
+    },
+    { validator: (report) => checkVerdict({ kind: 'outcome', report: checkOutcomeReport(report) }) },
+  );
+  setHandler(
+    cancelGenerationUpdate,
+    async (_request) => {
+      verdict ??= { kind: 'cancel' };
+      return await settlementOnceDone();
+    },
+    { validator: (_request) => checkVerdict({ kind: 'cancel' }) },
+  );
+
+  /** A verdict can arrive before the reservation is decided; if the reservation is then refused, say so. */
+  async function settlementOnceDone(): Promise<Settlement> {
+    await condition(() => state.settlement !== null || state.phase === 'rejected');
+    if (state.settlement) return state.settlement;
+    throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
+  }
+
+  /** Rejects a verdict that contradicts the one already received; an identical one is answered again. */
+  function checkVerdict(candidate: ReceivedVerdict): void {
+    if (state.phase === 'rejected') {
+      throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
+    }
+    if (verdict === undefined || sameReport(verdict, candidate)) return;
+    throw ApplicationFailure.create({
+      type: GenerationFailureType.OutcomeConflict,
+      message: `generation ${input.generationId} already has a different outcome (${describeVerdict(verdict)})`,
+      nonRetryable: true,
+    });
+  }
+
+  // The quote and the settlement policy are fixed when the generation starts and kept in its history.
+  let prepared: Awaited<ReturnType<typeof prepareGeneration>>;
+  try {
+    prepared = await prepareGeneration({ feature: input.feature, params: input.params });
+    const startedAtMs = Date.now();
+    state.costCredits = prepared.quote.costCredits;
+    deadlineAtMs = startedAtMs + prepared.quote.deadlineMs;
+    maxDeadlineAtMs = startedAtMs + Math.max(prepared.quote.deadlineMs, prepared.quote.maxDeadlineMs);
+    state.reservation = await reserveGenerationCredits({
+      generation: input,
+      quote: prepared.quote,
+      holdExpiresAt: new Date(maxDeadlineAtMs + holdGraceMs).toISOString(),
+    });
+  } catch (err) {
+    return await refuse(err);
+  }
+  const { quote, settlementPolicy: policy } = prepared;
+  state.phase = 'reserved';
+  state.deadlineAt = new Date(deadlineAtMs).toISOString();
+  upsertSearchAttributes([{ key: generationStatusKey, value: 'reserved' }]);
+
+  const reason = await awaitVerdict();
+  state.phase = 'settling';
+  state.settlement = await CancellationScope.nonCancellable(() => settle(reason));
+  state.phase = 'settled';
+  upsertSearchAttributes([{ key: generationStatusKey, value: statusOf(state.settlement) }]);
+  await condition(allHandlersFinished);
+  return state.settlement;
+
+  /** Waits for an outcome, a cancel or the deadline (which progress reports may push back). */
+  async function awaitVerdict(): Promise<SettlementReason> {
+    try {
+      while (verdict === undefined && Date.now() < deadlineAtMs) {
+        const waitingFor = deadlineAtMs;
+        await condition(() => verdict !== undefined || deadlineAtMs !== waitingFor, deadlineAtMs - Date.now());
+      }
+    } catch (err) {
+      // Cancelling the workflow itself (e.g. an operator in the Temporal UI) is the platform giving up.
+      if (!isCancellation(err)) throw err;
+      verdict ??= { kind: 'cancel' };
+    }
+    if (verdict === undefined) return 'deadline_exceeded';
+    if (verdict.kind === 'cancel') return 'cancelled';
+    return verdict.report.status === 'succeeded' ? 'succeeded' : verdict.report.reason!;
+  }
+
+  async function settle(reason: SettlementReason): Promise<Settlement> {
+    const report = verdict?.kind === 'outcome' ? verdict.report : undefined;
+    let captureCredits = quote.costCredits;
+    let outputProblems: Settlement['outputProblems'] = [];
+    if (reason === 'succeeded') {
+      const delivery = await inspectDelivery({ feature: input.feature, params: input.params, quote, outputs: report?.outputs ?? [] });
+      outputProblems = delivery.problems;
+      captureCredits = delivery.deliveredCredits;
+      if (outputProblems.length > 0) reason = 'corrupted_output';
+    }
+    return await settleGeneration({
+      generationId: input.generationId,
+      holdId: state.reservation!.holdId,
+      action: settlementActionFor(reason, policy),
+      captureCredits,
+      reason,
+      report,
+      outputProblems,
+    });
+  }
+
+  /** The reservation was refused: record why, answer waiting callers, and fail the run (so the same id may retry). */
+  async function refuse(err: unknown): Promise<never> {
+    const failure = err instanceof Error && 'cause' in err && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+    if (!failure?.type) throw err;
+    const details = (failure.details?.[0] ?? {}) as { shortfallCredits?: number };
+    state.rejection = { code: failure.type, message: failure.message, shortfallCredits: details.shortfallCredits };
+    state.phase = 'rejected';
+    upsertSearchAttributes([{ key: generationStatusKey, value: 'rejected' }]);
+    await condition(allHandlersFinished);
+    throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true, details: [state.rejection] });
+  }
+}
+
+function describeVerdict(verdict: ReceivedVerdict): string {
+  if (verdict.kind === 'cancel') return 'cancelled';
+  return verdict.report.reason ? `${verdict.report.status}: ${verdict.report.reason}` : verdict.report.status;
+}
+
+function statusOf(settlement: Settlement): string {
+  if (settlement.action === 'release') return 'released';
+  return settlement.releasedCredits > 0 ? 'partially_captured' : 'captured';
+}
