@@ -1,0 +1,9 @@
+FROM node:20-bookworm-slim
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+COPY packages/temporal-lite/package.json packages/temporal-lite/package.json
+RUN npm install --omit=dev --ignore-scripts=false
+COPY . .
+USER node
+EXPOSE 3000
+CMD ["npx", "tsx", "src/main.ts"]
