@@ -1,0 +1,157 @@
+/**
+ * What generation services can do, over the Temporal client: start a generation and learn whether its credits
+ * are held, report its outcome, its progress, or cancel it. The HTTP routes are a thin skin over this.
+ *
+ * The workflow is the source of truth while it runs; once it has closed, the `generations` table answers
+ * (a repeated outcome report for a settled generation gets the recorded settlement, a different one a conflict).
+ */
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { Pool } from 'pg';
+import { generation } from '../workflows/generation';
+import {
+  awaitReservationUpdate,
+  cancelGenerationUpdate,
+  generationWorkflowId,
+  reportOutcomeUpdate,
+  reportProgressSignal,
+  type CancelRequest,
+  type GenerationInput,
+  type OutcomeReport,
+  type ProgressReport,
+  type Settlement,
+} from '../workflows/generation-contract';
+import { canonicalJson, sameReport } from '../workflows/generation-verdict';
+import { featureKey, generationStatusKey, platformKey, walletIdKey } from '../workflows/search-attributes';
+import { GenerationError, isGenerationErrorCode } from './errors';
+import { getGeneration } from './store';
+import type { GenerationRecord } from './types';
+
+export interface GenerationServiceDeps {
+  client: Client;
+  pool: Pool;
+  taskQueue: string;
+}
+
+/**
+ * Starts the workflow (or finds the one already running for this id) and waits until its credits are held.
+ * Repeating a start returns the same generation in its current state and never holds credits twice.
+ * A generation refused earlier (e.g. for lack of credits) may be started again: its run failed, and the id
+ * reuse policy allows a new run only after a failure, so a settled generation can never be charged twice.
+ */
+export async function startGeneration(deps: GenerationServiceDeps, input: GenerationInput): Promise<GenerationRecord> {
+  let handle: WorkflowHandle<typeof generation>;
+  try {
+    handle = await deps.client.workflow.start(generation, {
+      workflowId: generationWorkflowId(input.generationId),
+      taskQueue: deps.taskQueue,
+      args: [input],
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      typedSearchAttributes: [
+        { key: walletIdKey, value: input.walletId },
+        { key: featureKey, value: input.feature },
+        { key: platformKey, value: input.platform },
+        { key: generationStatusKey, value: 'reserving' },
+      ],
+      memo: { userId: input.userId, context: input.context ?? null },
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return sameGenerationOrConflict(await requireRecord(deps, input.generationId), input);
+  }
+  try {
+    await handle.executeUpdate(awaitReservationUpdate);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw asGenerationError(err);
+    // The run closed before the update reached it: it was refused, and the refusal is in the table.
+  }
+  const record = await requireRecord(deps, input.generationId);
+  if (record.status === 'rejected') throw refusalOf(record);
+  return sameGenerationOrConflict(record, input);
+}
+
+export async function reportOutcome(deps: GenerationServiceDeps, generationId: string, report: OutcomeReport): Promise<Settlement> {
+  try {
+    return await handleOf(deps, generationId).executeUpdate(reportOutcomeUpdate, { args: [report] });
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw asGenerationError(err);
+  }
+  const record = await requireRecord(deps, generationId);
+  if (!record.settlement) throw refusalOf(record);
+  const recorded = record.outcome ? { kind: 'outcome' as const, report: record.outcome } : { kind: 'cancel' as const };
+  if (sameReport(recorded, { kind: 'outcome', report })) return record.settlement;
+  throw new GenerationError('OutcomeConflict', `generation ${generationId} already settled (${record.settlement.reason})`, {
+    settlement: record.settlement,
+  });
+}
+
+export async function cancelGeneration(deps: GenerationServiceDeps, generationId: string, request: CancelRequest): Promise<Settlement> {
+  try {
+    return await handleOf(deps, generationId).executeUpdate(cancelGenerationUpdate, { args: [request] });
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw asGenerationError(err);
+  }
+  const record = await requireRecord(deps, generationId);
+  if (record.settlement?.reason === 'cancelled') return record.settlement;
+  if (!record.settlement) throw refusalOf(record);
+  throw new GenerationError('AlreadySettled', `generation ${generationId} already settled (${record.settlement.reason})`, {
+    settlement: record.settlement,
+  });
+}
+
+export async function reportProgress(deps: GenerationServiceDeps, generationId: string, progress: ProgressReport): Promise<GenerationRecord> {
+  const record = await requireRecord(deps, generationId);
+  if (record.status !== 'reserved') {
+    throw new GenerationError('AlreadySettled', `generation ${generationId} is ${record.status}; progress no longer applies`);
+  }
+  try {
+    await handleOf(deps, generationId).signal(reportProgressSignal, progress);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    throw new GenerationError('AlreadySettled', `generation ${generationId} has already settled`);
+  }
+  return record;
+}
+
+function handleOf(deps: GenerationServiceDeps, generationId: string): WorkflowHandle<typeof generation> {
+  return deps.client.workflow.getHandle<typeof generation>(generationWorkflowId(generationId));
+}
+
+async function requireRecord(deps: GenerationServiceDeps, generationId: string): Promise<GenerationRecord> {
+  const record = await getGeneration(deps.pool, generationId);
+  if (!record) throw new GenerationError('GenerationNotFound', `no generation ${generationId}`);
+  return record;
+}
+
+/** A repeated start must describe the same generation; reusing an id for something else is a conflict. */
+function sameGenerationOrConflict(record: GenerationRecord, input: GenerationInput): GenerationRecord {
+  const same = record.walletId === input.walletId && record.userId === input.userId && record.feature === input.feature
+    && record.platform === input.platform && canonicalJson(record.params) === canonicalJson(input.params);
+  if (!same) {
+    throw new GenerationError('GenerationConflict', `generation ${input.generationId} already exists with different content`);
+  }
+  return record;
+}
+
+function refusalOf(record: GenerationRecord): GenerationError {
+  const rejection = record.rejection ?? { code: 'InvalidGenerationRequest', message: 'the generation was refused' };
+  const code = isGenerationErrorCode(rejection.code) ? rejection.code : 'InvalidGenerationRequest';
+  const details = rejection.shortfallCredits === undefined ? {} : { shortfallCredits: rejection.shortfallCredits };
+  return new GenerationError(code, rejection.message, details);
+}
+
+/** Business refusals raised by the workflow become GenerationErrors; anything else stays an internal error. */
+function asGenerationError(err: unknown): unknown {
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+  if (!(cause instanceof ApplicationFailure) || !cause.type || !isGenerationErrorCode(cause.type)) return err;
+  const details = (cause.details?.[0] ?? {}) as Record<string, unknown>;
+  const shortfall = typeof details.shortfallCredits === 'number' ? { shortfallCredits: details.shortfallCredits } : {};
+  return new GenerationError(cause.type, cause.message, shortfall);
+}
