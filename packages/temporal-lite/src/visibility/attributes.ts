@@ -72,7 +72,10 @@ function normalizeStored(value: VisibilityRecord['searchAttributes'][string] | u
     const ms = single instanceof Date ? single.getTime() : new Date(single as string | number).getTime();
     return Number.isNaN(ms) ? null : ms;
   }
-  if (type === 'Int' || type === 'Double') return typeof single === 'number' ? single : Number(single);
+  if (type === 'Int' || type === 'Double') {
+    const n = typeof single === 'number' ? single : Number(single);
+    return Number.isNaN(n) ? null : n;
+  }
   if (type === 'Bool') return typeof single === 'boolean' ? single : single === 'true';
   return single instanceof Date ? single.toISOString() : String(single);
 }

@@ -97,6 +97,13 @@ describe('custom search attributes', () => {
     expect(matches("CustomList = 'only'", legacy)).toBe(true);
   });
 
+  it('treats a stored number that is not a number as absent rather than comparing NaN', () => {
+    const garbled = withAttrs({ CustomInt: 'abc', CustomDouble: '2.5' });
+    expect(matches('CustomInt IS NULL', garbled)).toBe(true);
+    expect(matches('CustomInt > 0 OR CustomInt <= 0', garbled)).toBe(false);
+    expect(matches('CustomDouble = 2.5', garbled)).toBe(true);
+  });
+
   it('knows the predefined attributes the server and SDK set without registration', () => {
     const patched = withAttrs({ TemporalChangeVersion: ['my-patch-1'] });
     expect(matches("TemporalChangeVersion = 'my-patch-1'", patched)).toBe(true);
