@@ -1,0 +1,53 @@
+/**
+ * createApp(deps): the Express application, without listening, so tests drive it with supertest on a test
+ * database and server.ts only adds the socket.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { AppDeps } from './deps';
+import { ApiError, toErrorResponse } from './errors';
+import { mountRoute } from './mount';
+import { buildOpenApiDocument } from './openapi';
+import { ROUTES } from './routes';
+
+export type { AppDeps } from './deps';
+
+function requestLog(deps: AppDeps) {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const startedMs = performance.now();
+    res.on('finish', () => {
+      deps.logger.info(
+        { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(performance.now() - startedMs) },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: query schemas expect flat strings
+  app.use(requestLog(deps));
+  app.use(express.json({ limit: '100kb', strict: true }));
+
+  const openApiDocument = buildOpenApiDocument(ROUTES);
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openApiDocument);
+  });
+
+  const router = express.Router();
+  for (const spec of ROUTES) mountRoute(router, spec, deps);
+  app.use(router);
+
+  app.use((req: Request, res: Response) => {
+    const { status, body } = toErrorResponse(new ApiError('NotFound', `no route ${req.method} ${req.path}`), deps.logger);
+    res.status(status).json(body);
+  });
+  // Four arguments: Express's signature for error handlers (here: body-parser failures before any route).
+  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const { status, body } = toErrorResponse(error, deps.logger);
+    res.status(status).json(body);
+  });
+  return app;
+}

@@ -1,0 +1,123 @@
+/**
+ * The API's single error vocabulary: ONE code → HTTP status map (house style §7.7) covering our own codes,
+ * the ledger's and the price book's. Adding a ledger code without mapping it here fails the type check.
+ * Every error leaves as `{ error: { code, message, details } }`; 500s never carry internals.
+ */
+import { ZodError } from 'zod';
+import type { Logger } from 'pino';
+import { LedgerError, type LedgerErrorCode } from '../ledger/errors';
+import { PricingError, type PricingErrorCode } from '../pricing';
+
+type ApiOnlyCode =
+  | 'ValidationError'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'IdempotencyKeyMissing'
+  | 'IdempotencyInProgress'
+  | 'PayloadTooLarge'
+  | 'InternalError'
+  | 'ServiceUnavailable';
+
+export type ErrorCode = ApiOnlyCode | LedgerErrorCode | PricingErrorCode;
+
+export const ERROR_STATUS = {
+  ValidationError: 400,
+  IdempotencyKeyMissing: 400,
+  InvalidAmount: 400,
+  InvalidInput: 400,
+  UnknownFeature: 400,
+  InvalidParams: 400,
+  Unauthorized: 401,
+  InsufficientCredits: 402,
+  Forbidden: 403,
+  NotFound: 404,
+  WalletNotFound: 404,
+  LotNotFound: 404,
+  HoldNotFound: 404,
+  IdempotencyConflict: 409,
+  IdempotencyInProgress: 409,
+  WalletClosed: 409,
+  LotClosed: 409,
+  HoldAlreadyResolved: 409,
+  HoldNotExpired: 409,
+  PayloadTooLarge: 413,
+  RefundExceedsCaptured: 422,
+  InternalError: 500,
+  ServiceUnavailable: 503,
+} as const satisfies Record<ErrorCode, number>;
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as ErrorCode[];
+
+export type ErrorDetails = Record<string, unknown>;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details: ErrorDetails };
+}
+
+export interface ErrorResponse {
+  status: number;
+  body: ErrorBody;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: ErrorDetails = {},
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** One error for every invisible or missing wallet, so a wallet key cannot probe which ids exist. */
+export function walletNotFound(): ApiError {
+  return new ApiError('WalletNotFound', 'wallet not found');
+}
+
+export interface FieldIssue {
+  path: string;
+  reason: string;
+}
+
+/** A 400 naming each offending field; `prefix` says where it was (body, query, params, header). */
+export function validationError(error: ZodError, prefix?: string): ApiError {
+  const fields: FieldIssue[] = error.issues.flatMap((issue) => {
+    const base = [...(prefix ? [prefix] : []), ...issue.path.map(String)];
+    // Unknown keys are reported on the parent; name each key so the client knows what to remove.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ path: [...base, key].join('.'), reason: 'unknown field' }));
+    }
+    return [{ path: base.join('.') || '(root)', reason: issue.message }];
+  });
+  return new ApiError('ValidationError', `invalid request: ${fields.map((f) => f.path).join(', ')}`, { fields });
+}
+
+function make(code: ErrorCode, message: string, details: ErrorDetails = {}): ErrorResponse {
+  return { status: ERROR_STATUS[code], body: { error: { code, message, details } } };
+}
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+/** Converts anything thrown into the wire shape; unknown errors are logged in full and masked. */
+export function toErrorResponse(error: unknown, logger: Logger): ErrorResponse {
+  if (error instanceof ApiError) return make(error.code, error.message, error.details);
+  if (error instanceof LedgerError) {
+    // The ledger names the id it could not find; the API must not (see walletNotFound).
+    if (error.code === 'WalletNotFound') return make('WalletNotFound', walletNotFound().message);
+    return make(error.code, error.message, error.details);
+  }
+  if (error instanceof PricingError) {
+    return make(error.code, error.message, { fields: error.details.map((d) => ({ path: d.field, reason: d.reason })) });
+  }
+  if (error instanceof ZodError) return make('ValidationError', validationError(error).message, validationError(error).details);
+  const parserError = error as BodyParserError;
+  if (parserError?.type === 'entity.parse.failed') return make('ValidationError', 'request body is not valid JSON');
+  if (parserError?.type === 'entity.too.large') return make('PayloadTooLarge', 'request body is too large');
+  logger.error({ err: error }, 'internal error');
+  return make('InternalError', 'internal error');
+}

@@ -1,0 +1,124 @@
+/**
+ * Turns a RouteSpec into an Express handler: authenticate → authorize → (POST) idempotency → validate
+ * request → handler → validate response → wallet headers → send. Every failure becomes the one error shape.
+ */
+import type { Request, Response, Router } from 'express';
+import { z } from 'zod';
+import type { Logger } from 'pino';
+import { authenticate, authorize } from './auth/authenticate';
+import type { Principal } from './auth/roles';
+import type { AppDeps } from './deps';
+import { ApiError, toErrorResponse, validationError } from './errors';
+import { DEFAULT_IDEMPOTENCY_OPTIONS, ledgerKeyFor, runIdempotent } from './idempotency/run';
+import type { StoredResponse } from './idempotency/store';
+import type { RouteContext, RouteSpec } from './route';
+import { currentWalletHeaders, walletHeaders, type WalletTotals } from './wallet-headers';
+
+const IdempotencyKeyHeader = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters');
+
+function parsePart(schema: z.ZodType | undefined, value: unknown, prefix: string): unknown {
+  if (!schema) return undefined;
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw validationError(parsed.error, prefix || undefined);
+  return parsed.data;
+}
+
+function requireIdempotencyKey(req: Request): string {
+  const raw = req.header('idempotency-key');
+  if (raw === undefined || raw === '') {
+    throw new ApiError('IdempotencyKeyMissing', 'the Idempotency-Key header is required on every POST', {
+      fields: [{ path: 'header.Idempotency-Key', reason: 'required' }],
+    });
+  }
+  const parsed = IdempotencyKeyHeader.safeParse(raw);
+  if (!parsed.success) throw validationError(parsed.error, 'header.Idempotency-Key');
+  return parsed.data;
+}
+
+interface Execution {
+  spec: RouteSpec;
+  deps: AppDeps;
+  req: Request;
+  principal: Principal | null;
+  ledgerIdempotencyKey: string | null;
+  logger: Logger;
+}
+
+/** Runs validation + handler; never throws: errors become error responses (with wallet headers if known). */
+async function execute(x: Execution): Promise<StoredResponse> {
+  let walletId: string | null = null;
+  let knownTotals: WalletTotals | null = null;
+  let successStatus: number = x.spec.successStatus;
+  let response: StoredResponse;
+  try {
+    const ctx: RouteContext<unknown, unknown, unknown> = {
+      params: parsePart(x.spec.params, x.req.params, 'path'),
+      query: parsePart(x.spec.query, x.req.query, 'query'),
+      body: parsePart(x.spec.body, x.req.body, ''),
+      principal: x.principal,
+      deps: x.deps,
+      logger: x.logger,
+      ledgerIdempotencyKey: x.ledgerIdempotencyKey,
+      aboutWallet(id: string, totals?: WalletTotals) {
+        walletId = id;
+        knownTotals = totals ?? null;
+      },
+      setStatus(status) {
+        successStatus = status;
+      },
+    };
+    const result = await x.spec.handler(ctx as never);
+    const checked = x.spec.response.safeParse(result);
+    if (!checked.success) {
+      // A handler returned something off-contract: a bug on our side, never the client's.
+      x.logger.error({ issues: checked.error.issues, route: x.spec.path }, 'response failed its schema');
+      throw new Error(`response of ${x.spec.method.toUpperCase()} ${x.spec.path} failed its schema`);
+    }
+    response = { status: successStatus, body: checked.data, headers: {} };
+  } catch (error) {
+    const mapped = toErrorResponse(error, x.logger);
+    response = { status: mapped.status, body: mapped.body, headers: {} };
+  }
+  if (walletId !== null && response.status < 500) {
+    response.headers = knownTotals ? walletHeaders(knownTotals) : await currentWalletHeaders(x.deps.pool, walletId);
+  }
+  return response;
+}
+
+async function handle(spec: RouteSpec, deps: AppDeps, req: Request): Promise<StoredResponse> {
+  const logger = deps.logger.child({ route: `${spec.method.toUpperCase()} ${spec.path}` });
+  try {
+    const principal = spec.access === 'public' ? null : await authenticate(deps.pool, req.header('authorization'));
+    if (principal) authorize(principal, spec.access);
+    if (spec.method !== 'post' || !principal) {
+      return await execute({ spec, deps, req, principal, ledgerIdempotencyKey: null, logger });
+    }
+    const scope = { principalId: principal.keyId, idempotencyKey: requireIdempotencyKey(req) };
+    const outcome = await runIdempotent(
+      deps.pool,
+      { scope, route: `POST ${req.originalUrl.split('?')[0]}`, body: req.body },
+      () => execute({ spec, deps, req, principal, ledgerIdempotencyKey: ledgerKeyFor(scope), logger }),
+      { ...DEFAULT_IDEMPOTENCY_OPTIONS, ...deps.idempotency },
+      spec.redactForReplay ? redactWith(spec.redactForReplay) : undefined,
+    );
+    return outcome.replayed ? { ...outcome, headers: { ...outcome.headers, 'Idempotent-Replayed': 'true' } } : outcome;
+  } catch (error) {
+    const mapped = toErrorResponse(error, logger);
+    return { status: mapped.status, body: mapped.body, headers: {} };
+  }
+}
+
+function redactWith(redact: (body: unknown) => unknown) {
+  return (response: StoredResponse): StoredResponse =>
+    response.status < 300 ? { ...response, body: redact(response.body) } : response;
+}
+
+function send(res: Response, response: StoredResponse): void {
+  res.status(response.status).set(response.headers).json(response.body);
+}
+
+export function mountRoute(router: Router, spec: RouteSpec, deps: AppDeps): void {
+  router[spec.method](spec.path, async (req: Request, res: Response) => {
+    send(res, await handle(spec, deps, req));
+  });
+}

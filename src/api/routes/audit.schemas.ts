@@ -1,0 +1,18 @@
+import { z } from 'zod';
+
+export const AuditQuery = z.strictObject({ walletId: z.string().min(1).max(200).optional() });
+
+export const AuditResponse = z
+  .object({
+    ok: z.boolean(),
+    violations: z.array(
+      z.object({
+        check: z.string(),
+        walletId: z.string().nullable(),
+        lotId: z.string().nullable(),
+        holdId: z.string().nullable(),
+        details: z.record(z.string(), z.unknown()),
+      }),
+    ),
+  })
+  .meta({ id: 'AuditResult' });

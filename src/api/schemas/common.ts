@@ -1,0 +1,42 @@
+/** Schemas shared by several routes: ids, credit amounts, timestamps and the error envelope. */
+import { z } from 'zod';
+import { ERROR_CODES } from '../errors';
+
+/**
+ * Credits at the edge: a JSON number that is a whole, positive, safe integer. Strings, fractions, zero,
+ * negatives and anything above 2^53-1 are refused here, before any ledger call.
+ */
+export const AmountCredits = z
+  .number({ error: 'must be a number of credits' })
+  .int({ error: 'must be a whole number of credits (at most 2^53-1)' })
+  .positive({ error: 'must be positive' })
+  .max(Number.MAX_SAFE_INTEGER, { error: 'must be at most 2^53-1' })
+  .meta({ description: 'Whole credits, 1 … 2^53-1', example: 100 });
+
+/** Non-negative credit counts in responses (balances, counters). */
+export const CreditCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** Signed credit deltas in responses (journal counter deltas). */
+export const CreditDelta = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
+
+export const Timestamp = z.iso.datetime({ offset: true }).meta({ example: '2026-11-21T05:30:00.000Z' });
+
+/** Path ids are any text: an id that is not a UUID simply names no wallet (404), like any unknown id. */
+export const WalletIdParams = z.object({ id: z.string().min(1).max(200) });
+
+export const OwnerType = z.enum(['user', 'organization']);
+
+export const LotKind = z.enum(['promotional', 'membership', 'purchased', 'bulk', 'refund', 'adjustment']);
+
+export const ErrorResponse = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES as [string, ...string[]]),
+      message: z.string(),
+      details: z.record(z.string(), z.unknown()),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const iso = (date: Date): string => date.toISOString();
+export const isoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);

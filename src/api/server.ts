@@ -1,0 +1,47 @@
+/** startApi: seed the admin key, listen, and return the URL and a close() that drains connections. */
+import type { AddressInfo } from 'node:net';
+import type { Pool } from 'pg';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import { createApp } from './app';
+import { hashApiKey } from './auth/keys';
+import { upsertSeedAdminKey } from './auth/store';
+
+export interface StartApiOptions {
+  config: Config;
+  pool: Pool;
+  logger: Logger;
+  /** Overrides config.port (0 = any free port, for tests). */
+  port?: number;
+  host?: string;
+}
+
+export interface RunningApi {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(options: StartApiOptions): Promise<RunningApi> {
+  const { config, pool, logger } = options;
+  if (config.adminApiKey) {
+    await upsertSeedAdminKey(pool, hashApiKey(config.adminApiKey));
+    logger.info('admin API key from ADMIN_API_KEY is active');
+  }
+  const app = createApp({ pool, config, logger: logger.child({ module: 'api' }) });
+  const port = options.port ?? config.port;
+  const host = options.host ?? '0.0.0.0';
+  const server = await new Promise<import('node:http').Server>((resolve, reject) => {
+    const s = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(s)));
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  logger.info({ url }, 'API listening');
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeIdleConnections();
+      }),
+  };
+}
