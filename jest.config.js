@@ -4,4 +4,7 @@ module.exports = {
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.tsx?$': ['@swc/jest'] },
   testTimeout: 60_000,
+  // One real PostgreSQL for the whole run (embedded, or DATABASE_URL) and a migrated template database.
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
 };

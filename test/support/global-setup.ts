@@ -1,0 +1,2 @@
+import { globalSetup } from './db';
+export default globalSetup;

@@ -1,0 +1,2 @@
+import { globalTeardown } from './db';
+export default globalTeardown;
