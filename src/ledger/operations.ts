@@ -11,6 +11,7 @@ import { parseNonZeroCredits, parsePositiveCredits, creditsFromDb } from './amou
 import { LedgerError } from './errors';
 import { callLedgerFunction, requestHash, requireDate, requireKey, requireText } from './sql-call';
 import { lotAmountsFromJson, lotFromRow } from './mappers';
+import { requireUuid } from './wallets';
 import { DEFAULT_LOT_VALIDITY, computeLotExpiry } from '../policy/lot-validity';
 
 type Json = Record<string, unknown>;
@@ -43,7 +44,7 @@ function references(input: Json): Json {
 
 export async function grantLot(db: Db, input: GrantLotInput): Promise<GrantLotResult> {
   const key = requireKey(input.idempotencyKey);
-  const walletId = requireText(input.walletId, 'walletId');
+  const walletId = requireUuid(input.walletId, 'walletId', 'WalletNotFound');
   if (!(LOT_KINDS as readonly string[]).includes(input.kind)) {
     throw new LedgerError('InvalidInput', 'unknown lot kind', { field: 'kind', value: String(input.kind) });
   }
@@ -70,7 +71,7 @@ export async function grantLot(db: Db, input: GrantLotInput): Promise<GrantLotRe
 
 export async function reserve(db: Db, input: ReserveInput): Promise<ReserveResult> {
   const key = requireKey(input.idempotencyKey);
-  const walletId = requireText(input.walletId, 'walletId');
+  const walletId = requireUuid(input.walletId, 'walletId', 'WalletNotFound');
   const amount = parsePositiveCredits(input.amountCredits);
   const holdExpiresAt = requireDate(input.holdExpiresAt, 'holdExpiresAt');
   const now = nowOf(input);
@@ -111,7 +112,7 @@ function settleResult(r: Json): SettleResult {
 
 async function settle(db: Db, mode: 'capture' | 'release' | 'expire', input: MutationLike, amount: number | null): Promise<SettleResult> {
   const key = requireKey(input.idempotencyKey);
-  const holdId = requireText(input.holdId, 'holdId');
+  const holdId = requireUuid(input.holdId, 'holdId', 'HoldNotFound');
   const now = nowOf(input);
   const refs = references(input as unknown as Json);
   const hash = requestHash(mode, { holdId, amount: amount ?? 'all', ...refs });
@@ -161,7 +162,7 @@ export async function releaseExpiredHolds(db: Db, input: ReleaseExpiredHoldsInpu
 
 export async function refund(db: Db, input: RefundInput): Promise<RefundResult> {
   const key = requireKey(input.idempotencyKey);
-  const holdId = requireText(input.holdId, 'holdId');
+  const holdId = requireUuid(input.holdId, 'holdId', 'HoldNotFound');
   const amount = parsePositiveCredits(input.amountCredits);
   const now = nowOf(input);
   const refs = references(input as unknown as Json);
@@ -183,7 +184,7 @@ export async function refund(db: Db, input: RefundInput): Promise<RefundResult> 
 
 async function closeLot(db: Db, mode: 'expire' | 'revoke', input: ExpireLotInput & { actor?: string; reason?: string }): Promise<LotClosureResult> {
   const key = requireKey(input.idempotencyKey);
-  const lotId = requireText(input.lotId, 'lotId');
+  const lotId = requireUuid(input.lotId, 'lotId', 'LotNotFound');
   const now = nowOf(input);
   const refs = references(input as unknown as Json);
   const hash = requestHash(mode, { lotId, ...refs });
@@ -210,7 +211,7 @@ export async function revokeLot(db: Db, input: RevokeLotInput): Promise<LotClosu
 /** Positive: a new adjustment lot. Negative: debit available credits in consumption order (or refuse). */
 export async function adjust(db: Db, input: AdjustInput): Promise<AdjustResult> {
   const key = requireKey(input.idempotencyKey);
-  const walletId = requireText(input.walletId, 'walletId');
+  const walletId = requireUuid(input.walletId, 'walletId', 'WalletNotFound');
   const delta = parseNonZeroCredits(input.deltaCredits);
   const reason = requireText(input.reason, 'reason');
   const actor = requireText(input.actor, 'actor');
