@@ -1,0 +1,122 @@
+/**
+ * `npm start`: the whole system on embedded defaults — Postgres (embedded unless DATABASE_URL), Temporal
+ * (TEMPORAL_ADDRESS; else the official dev server where the SDK can obtain it; else the project's own
+ * server), the worker and the API. Prints where each part is and stops them all cleanly on Ctrl-C.
+ *
+ * `--role api` or `--role worker` runs one part only (the docker-compose stack runs them as two services).
+ */
+import { Connection, Client } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { startApi } from './api/server';
+import { loadConfig, type Config } from './config';
+import { createPool, migrate, startDatabase } from './db';
+import { createLogger, type Logger } from './log';
+import { defaultPriceBook } from './pricing';
+import { defaultSettlementPolicy } from './policy/settlement';
+import { startLocalTemporal } from './temporal/local-server';
+import { registerSearchAttributes } from './temporal/search-attributes';
+import { createWorker } from './worker';
+import { holdSweeper, holdSweeperWorkflowId } from './workflows/hold-sweeper';
+
+type Role = 'all' | 'api' | 'worker';
+type Stop = () => Promise<void>;
+
+const holdSweepIntervalMs = 60_000;
+/** Progress reports may push a generation's outcome deadline to at most this multiple of the feature's. */
+const maxDeadlineFactor = 3;
+
+function roleFromArgs(argv: string[]): Role {
+  const i = argv.indexOf('--role');
+  const role = i >= 0 ? argv[i + 1] : 'all';
+  if (role !== 'all' && role !== 'api' && role !== 'worker') throw new Error(`--role must be all, api or worker (got ${role})`);
+  return role;
+}
+
+async function startTemporal(config: Config, logger: Logger, stops: Stop[]): Promise<{ address: string; kind: string }> {
+  if (config.temporal.address) return { address: config.temporal.address, kind: 'TEMPORAL_ADDRESS' };
+  const local = await startLocalTemporal({
+    namespace: config.temporal.namespace,
+    port: 7233,
+    onFallback: (reason) => logger.info({ reason }, 'official Temporal dev server unavailable; using temporal-lite'),
+  });
+  stops.push(local.stop);
+  return local;
+}
+
+async function run(stops: Stop[]): Promise<void> {
+  const role = roleFromArgs(process.argv.slice(2));
+  const config = loadConfig();
+  const logger = createLogger({ level: config.logLevel });
+  const db = await startDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
+  stops.push(db.stop);
+  await migrate(db.connectionString);
+  const pool = createPool(db.connectionString);
+  stops.push(() => pool.end());
+
+  const temporal = await startTemporal(config, logger, stops);
+  const connection = await Connection.connect({ address: temporal.address });
+  stops.push(() => connection.close());
+  const { namespace, taskQueue } = config.temporal;
+  const client = new Client({ connection, namespace });
+  const where: Record<string, string> = {
+    postgres: db.embedded ? `embedded on port ${db.port} (data in ${config.dataDir}/postgres)` : 'DATABASE_URL',
+    temporal: `${temporal.address} (${temporal.kind}), namespace ${namespace}, task queue ${taskQueue}`,
+  };
+
+  if (role !== 'api') {
+    await registerSearchAttributes(connection, namespace);
+    const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+    const worker = await createWorker({
+      connection: nativeConnection, namespace, taskQueue, pool, priceBook: defaultPriceBook,
+      settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor,
+    });
+    const running = worker.run();
+    stops.push(async () => {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+    });
+    await client.workflow.start(holdSweeper, {
+      workflowId: holdSweeperWorkflowId, taskQueue, args: [{ intervalMs: holdSweepIntervalMs }],
+      workflowIdConflictPolicy: 'USE_EXISTING',
+    });
+    where.worker = `polling ${taskQueue}; hold sweeper every ${holdSweepIntervalMs / 1000}s`;
+  }
+  if (role !== 'worker') {
+    const api = await startApi({ config, pool, logger, generations: { client, taskQueue }, priceBook: defaultPriceBook });
+    stops.push(api.close);
+    where.api = `${api.url} (OpenAPI at ${api.url}/openapi.json)`;
+  }
+  logger.info(where, 'credits platform running; Ctrl-C stops it');
+  for (const [part, location] of Object.entries(where)) process.stdout.write(`  ${part.padEnd(9)} ${location}\n`);
+}
+
+/** Stops the parts in reverse start order; a part that fails to stop does not keep the others running. */
+async function stopAll(stops: Stop[]): Promise<void> {
+  for (const stop of stops.reverse()) {
+    try {
+      await stop();
+    } catch (err) {
+      process.stderr.write(`while stopping: ${String(err)}\n`);
+    }
+  }
+}
+
+function main(): void {
+  const stops: Stop[] = [];
+  let stopping = false;
+  const shutdown = (exitCode: number) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write('stopping…\n');
+    void stopAll(stops).then(() => process.exit(exitCode));
+  };
+  process.on('SIGINT', () => shutdown(0));
+  process.on('SIGTERM', () => shutdown(0));
+  run(stops).catch((err: unknown) => {
+    process.stderr.write(`failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    shutdown(1);
+  });
+}
+
+main();
