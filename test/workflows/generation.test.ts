@@ -12,6 +12,7 @@ import { generationStateQuery, generationWorkflowId, type GenerationInput, type 
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { expectAuditClean } from '../support/audit';
 import { startWorkflowHarness, type WorkflowHarness } from '../support/workflow-harness';
+import { recordHistoryFixture } from '../support/history-fixtures';
 
 const MINUTE_MS = 60_000;
 const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png', width: 1024, height: 1024 };
@@ -55,6 +56,11 @@ async function balanceOf(walletId: string) {
 
 const withWorker = <T>(fn: () => Promise<T>) => harness.withWorker(fn);
 
+/** With RECORD_HISTORIES=1, keeps the path's history as a replay fixture (test/fixtures/histories). */
+async function recordPath(name: string, generationId: string): Promise<void> {
+  await recordHistoryFixture(harness.env.client, name, generationWorkflowId(generationId));
+}
+
 describe('generation settles per outcome', () => {
   test('a success captures the quoted credits', async () => {
     const walletId = await fundedWallet(100);
@@ -68,6 +74,7 @@ describe('generation settles per outcome', () => {
     });
     expect(await balanceOf(walletId)).toEqual({ available: 90, held: 0 });
     expect((await getGeneration(pool, 'gen-success'))?.status).toBe('captured');
+    await recordPath('success-captured', 'gen-success');
   });
 
   test.each([
@@ -87,6 +94,7 @@ describe('generation settles per outcome', () => {
     const refunded = action === 'release';
     expect(await balanceOf(walletId)).toEqual({ available: refunded ? 100 : 90, held: 0 });
     expect((await getGeneration(pool, input.generationId))?.failureReason).toBe(reason);
+    await recordPath(`failed-${reason}`, input.generationId);
   });
 
   test.each([
@@ -102,6 +110,7 @@ describe('generation settles per outcome', () => {
     });
     expect(settlement).toMatchObject({ action: 'release', reason: 'corrupted_output', capturedCredits: 0, releasedCredits: 10 });
     expect(settlement.outputProblems.map((p) => p.problem)).toContain(problem);
+    await recordPath(`corrupted-${problem}`, input.generationId);
     expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
   });
 
@@ -128,6 +137,7 @@ describe('generation settles per outcome', () => {
     expect(settlement).toMatchObject({ action: 'capture', capturedCredits: 30, releasedCredits: 20 });
     expect(await balanceOf(walletId)).toEqual({ available: 470, held: 0 });
     expect((await getGeneration(pool, input.generationId))?.status).toBe('partially_captured');
+    await recordPath('partial-capture', input.generationId);
   });
 
   test('cancelling before the outcome releases the credits', async () => {
@@ -139,6 +149,7 @@ describe('generation settles per outcome', () => {
     });
     expect(settlement).toMatchObject({ action: 'release', reason: 'cancelled', releasedCredits: 10 });
     expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
+    await recordPath('cancelled', input.generationId);
   });
 });
 
@@ -155,6 +166,7 @@ describe('deadlines', () => {
     });
     expect(settlement).toMatchObject({ action: 'release', reason: 'deadline_exceeded', releasedCredits: 10 });
     expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
+    await recordPath('deadline-exceeded', input.generationId);
   });
 
   test('progress extends the deadline, up to the cap', async () => {
@@ -176,6 +188,7 @@ describe('deadlines', () => {
       const settlement = await handle.result();
       expect(settlement.reason).toBe('deadline_exceeded');
     });
+    await recordPath('progress-extended', input.generationId);
   });
 });
 
@@ -193,7 +206,9 @@ describe('refusals and repeats', () => {
       await grantLot(pool, { walletId, kind: 'promotional', amountCredits: 20, idempotencyKey: randomUUID() });
       const retried = await startGeneration(deps, input);
       expect(retried.status).toBe('reserved');
+      await cancelGeneration(deps, input.generationId, {});
     });
+    await recordPath('insufficient-then-retried', input.generationId);
   });
 
   test('starting the same generation twice gives one workflow and one hold', async () => {
@@ -242,6 +257,7 @@ describe('refusals and repeats', () => {
         .rejects.toMatchObject({ code: 'OutcomeConflict' });
     });
     expect(await balanceOf(walletId)).toEqual({ available: 90, held: 0 });
+    await recordPath('duplicate-and-conflicting-outcome', input.generationId);
   });
 
   test('an outcome without a reason for a failure is invalid and changes nothing', async () => {
