@@ -7,6 +7,7 @@ import { ZodError } from 'zod';
 import type { Logger } from 'pino';
 import { LedgerError, type LedgerErrorCode } from '../ledger/errors';
 import { PricingError, type PricingErrorCode } from '../pricing';
+import { GenerationError, type GenerationErrorCode } from '../generations/errors';
 
 type ApiOnlyCode =
   | 'ValidationError'
@@ -19,7 +20,7 @@ type ApiOnlyCode =
   | 'InternalError'
   | 'ServiceUnavailable';
 
-export type ErrorCode = ApiOnlyCode | LedgerErrorCode | PricingErrorCode;
+export type ErrorCode = ApiOnlyCode | LedgerErrorCode | PricingErrorCode | GenerationErrorCode;
 
 export const ERROR_STATUS = {
   ValidationError: 400,
@@ -28,6 +29,8 @@ export const ERROR_STATUS = {
   InvalidInput: 400,
   UnknownFeature: 400,
   InvalidParams: 400,
+  InvalidGenerationRequest: 400,
+  InvalidOutcome: 400,
   Unauthorized: 401,
   InsufficientCredits: 402,
   Forbidden: 403,
@@ -35,12 +38,16 @@ export const ERROR_STATUS = {
   WalletNotFound: 404,
   LotNotFound: 404,
   HoldNotFound: 404,
+  GenerationNotFound: 404,
   IdempotencyConflict: 409,
   IdempotencyInProgress: 409,
   WalletClosed: 409,
   LotClosed: 409,
   HoldAlreadyResolved: 409,
   HoldNotExpired: 409,
+  GenerationConflict: 409,
+  OutcomeConflict: 409,
+  AlreadySettled: 409,
   PayloadTooLarge: 413,
   RefundExceedsCaptured: 422,
   InternalError: 500,
@@ -108,6 +115,10 @@ export function toErrorResponse(error: unknown, logger: Logger): ErrorResponse {
   if (error instanceof ApiError) return make(error.code, error.message, error.details);
   if (error instanceof LedgerError) {
     // The ledger names the id it could not find; the API must not (see walletNotFound).
+    if (error.code === 'WalletNotFound') return make('WalletNotFound', walletNotFound().message);
+    return make(error.code, error.message, error.details);
+  }
+  if (error instanceof GenerationError) {
     if (error.code === 'WalletNotFound') return make('WalletNotFound', walletNotFound().message);
     return make(error.code, error.message, error.details);
   }

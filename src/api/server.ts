@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
+import type { AppDeps } from './deps';
 import { createApp } from './app';
 import { hashApiKey } from './auth/keys';
 import { upsertSeedAdminKey } from './auth/store';
@@ -11,6 +12,8 @@ export interface StartApiOptions {
   config: Config;
   pool: Pool;
   logger: Logger;
+  priceBook?: AppDeps['priceBook'];
+  generations?: AppDeps['generations'];
   /** Overrides config.port (0 = any free port, for tests). */
   port?: number;
   host?: string;
@@ -27,7 +30,9 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     await upsertSeedAdminKey(pool, hashApiKey(config.adminApiKey));
     logger.info('admin API key from ADMIN_API_KEY is active');
   }
-  const app = createApp({ pool, config, logger: logger.child({ module: 'api' }) });
+  const app = createApp({
+    pool, config, logger: logger.child({ module: 'api' }), priceBook: options.priceBook, generations: options.generations,
+  });
   const port = options.port ?? config.port;
   const host = options.host ?? '0.0.0.0';
   const server = await new Promise<import('node:http').Server>((resolve, reject) => {

@@ -3,6 +3,7 @@ import type { RouteSpec } from '../route';
 import { createApiKeyRoute } from './api-keys';
 import { auditRoute } from './audit';
 import { balanceRoute } from './balance';
+import { GENERATION_ROUTES } from './generations';
 import { grantRoute } from './grants';
 import { healthRoute } from './health';
 import { journalRoute } from './journal';
@@ -24,4 +25,5 @@ export const ROUTES: readonly RouteSpec[] = [
   priceBookRoute,
   auditRoute,
   createApiKeyRoute,
+  ...GENERATION_ROUTES,
 ];

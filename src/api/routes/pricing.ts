@@ -13,8 +13,8 @@ export const quoteRoute = defineRoute({
   body: QuoteBody,
   successStatus: 200,
   response: QuoteResponse,
-  async handler({ body }) {
-    return quote(body.feature, body.params);
+  async handler({ body, deps }) {
+    return quote(body.feature, body.params, deps.priceBook ?? defaultPriceBook);
   },
 });
 
@@ -26,8 +26,8 @@ export const priceBookRoute = defineRoute({
   access: ANY_ROLE,
   successStatus: 200,
   response: PriceBookResponse,
-  async handler() {
-    const book = defaultPriceBook;
+  async handler({ deps }) {
+    const book = deps.priceBook ?? defaultPriceBook;
     return {
       version: book.version,
       features: FEATURE_NAMES.map((name) => ({

@@ -8,9 +8,9 @@ import { ERROR_CODES } from '../errors';
  */
 export const AmountCredits = z
   .number({ error: 'must be a number of credits' })
-  .int({ error: 'must be a whole number of credits (at most 2^53-1)' })
+  // zod 4's int() accepts safe integers only, so this also refuses anything above 2^53-1.
+  .int({ error: 'must be a whole number of credits, at most 2^53-1' })
   .positive({ error: 'must be positive' })
-  .max(Number.MAX_SAFE_INTEGER, { error: 'must be at most 2^53-1' })
   .meta({ description: 'Whole credits, 1 … 2^53-1', example: 100 });
 
 /** Non-negative credit counts in responses (balances, counters). */

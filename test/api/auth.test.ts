@@ -1,0 +1,120 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { auditClean, createKey, createWallet, expectError, get, grant, journalCount, post, setupApiTest, type ApiTest } from './helpers';
+
+let t: ApiTest;
+beforeAll(async () => {
+  t = await setupApiTest();
+});
+afterEach(async () => auditClean(t));
+afterAll(async () => t.close());
+
+describe('authentication', () => {
+  it('no Authorization header → 401 Unauthorized', async () => {
+    expectError(await request(t.app).get('/v1/price-book'), 401, 'Unauthorized');
+  });
+
+  it.each(['Bearer ck_not-a-real-key', 'Basic abc', 'Bearer', 'Token abc'])(
+    'bad header %p → 401',
+    async (header) => {
+      const res = await request(t.app).get('/v1/price-book').set('Authorization', header);
+      expectError(res, 401, 'Unauthorized');
+    },
+  );
+
+  it('a revoked key → 401', async () => {
+    const key = await createKey(t, 'support');
+    expect((await get(t, '/v1/price-book', key)).status).toBe(200);
+    await t.pool.query(`UPDATE api_keys SET revoked_at = now() WHERE role = 'support' AND revoked_at IS NULL`);
+    expectError(await get(t, '/v1/price-book', key), 401, 'Unauthorized');
+  });
+
+  it('401 on a POST writes nothing and needs no Idempotency-Key', async () => {
+    const walletId = await createWallet(t);
+    const res = await request(t.app).post(`/v1/wallets/${walletId}/grants`).send({ kind: 'purchased', amountCredits: 5 });
+    expectError(res, 401, 'Unauthorized');
+    expect(await journalCount(t, walletId)).toBe(0);
+  });
+
+  it('keys are stored hashed, never in plaintext', async () => {
+    const key = await createKey(t, 'service');
+    const rows = await t.pool.query<{ key_hash: string }>(`SELECT key_hash FROM api_keys`);
+    expect(rows.rows.some((r) => r.key_hash === key)).toBe(false);
+    expect(rows.rows.every((r) => /^[0-9a-f]{64}$/.test(r.key_hash))).toBe(true);
+  });
+});
+
+describe('roles', () => {
+  it.each(['support', 'service'])('%s may not grant credits → 403 Forbidden, journal unchanged', async (role) => {
+    const walletId = await createWallet(t);
+    const key = await createKey(t, role);
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, { kind: 'purchased', amountCredits: 5 }, key);
+    expectError(res, 403, 'Forbidden');
+    expect(await journalCount(t, walletId)).toBe(0);
+  });
+
+  it('a wallet key may not create wallets, keys or read the audit', async () => {
+    const walletId = await createWallet(t);
+    const key = await createKey(t, 'wallet', walletId);
+    expectError(await post(t, '/v1/wallets', { ownerType: 'user', ownerId: 'x' }, key), 403, 'Forbidden');
+    expectError(await post(t, '/v1/api-keys', { role: 'admin' }, key), 403, 'Forbidden');
+    expectError(await get(t, '/v1/audit', key), 403, 'Forbidden');
+  });
+
+  it('service and support keys can read balances', async () => {
+    const walletId = await createWallet(t);
+    await grant(t, walletId, 12);
+    for (const role of ['service', 'support']) {
+      const res = await get(t, `/v1/wallets/${walletId}/balance`, await createKey(t, role));
+      expect(res.status).toBe(200);
+      expect(res.body.availableCredits).toBe(12);
+    }
+  });
+});
+
+describe('wallet-scoped keys', () => {
+  it('see their own wallet', async () => {
+    const walletId = await createWallet(t);
+    await grant(t, walletId, 40);
+    const key = await createKey(t, 'wallet', walletId);
+    const res = await get(t, `/v1/wallets/${walletId}/balance`, key);
+    expect(res.status).toBe(200);
+    expect(res.body.availableCredits).toBe(40);
+    expect((await get(t, `/v1/wallets/${walletId}/journal`, key)).status).toBe(200);
+  });
+
+  it.each(['balance', 'journal', ''])('another wallet answers exactly like a missing one (%s)', async (suffix) => {
+    const own = await createWallet(t);
+    const other = await createWallet(t);
+    await grant(t, other, 99);
+    const key = await createKey(t, 'wallet', own);
+    const path = (id: string) => `/v1/wallets/${id}${suffix ? `/${suffix}` : ''}`;
+    const forOther = await get(t, path(other), key);
+    const forMissing = await get(t, path(randomUUID()), key);
+    const adminMissing = await get(t, path(randomUUID()));
+    expectError(forOther, 404, 'WalletNotFound');
+    expect(forOther.body).toEqual(forMissing.body);
+    expect(forOther.body).toEqual(adminMissing.body);
+    expect(forOther.headers['x-credits-balance']).toBeUndefined();
+    expect(forOther.headers['x-credits-held']).toBeUndefined();
+  });
+
+  it('creating a wallet key requires walletId, and only for role wallet', async () => {
+    const missing = await post(t, '/v1/api-keys', { role: 'wallet' });
+    expectError(missing, 400, 'ValidationError');
+    expect(missing.body.error.details.fields[0].path).toBe('walletId');
+    const extra = await post(t, '/v1/api-keys', { role: 'service', walletId: randomUUID() });
+    expectError(extra, 400, 'ValidationError');
+    expectError(await post(t, '/v1/api-keys', { role: 'wallet', walletId: randomUUID() }), 404, 'WalletNotFound');
+  });
+
+  it('POST /v1/api-keys returns the key once with its role and wallet', async () => {
+    const walletId = await createWallet(t);
+    const res = await post(t, '/v1/api-keys', { role: 'wallet', walletId, label: 'mobile app' });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      id: expect.any(String), key: expect.stringMatching(/^ck_/), role: 'wallet', walletId, label: 'mobile app',
+      createdAt: expect.any(String),
+    });
+  });
+});

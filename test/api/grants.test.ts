@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { auditClean, createWallet, expectError, get, grant, journalCount, post, setupApiTest, type ApiTest } from './helpers';
+
+let t: ApiTest;
+beforeAll(async () => {
+  t = await setupApiTest();
+});
+afterEach(async () => auditClean(t));
+afterAll(async () => t.close());
+
+describe('POST /v1/wallets/:id/grants', () => {
+  it('grants a lot: 201, balance headers, balance and journal reflect it', async () => {
+    const walletId = await createWallet(t);
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, { kind: 'promotional', amountCredits: 250, reason: 'welcome' });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      lotId: expect.any(String), walletId, kind: 'promotional', amountCredits: 250,
+      grantedAt: expect.any(String), expiresAt: expect.any(String), operationId: expect.any(String),
+    });
+    // Promotional credits are valid 90 days by default.
+    const validityDays = (Date.parse(res.body.expiresAt) - Date.parse(res.body.grantedAt)) / 86_400_000;
+    expect(validityDays).toBeCloseTo(90, 0);
+    expect(res.headers['x-credits-balance']).toBe('250');
+    expect(res.headers['x-credits-held']).toBe('0');
+    expect(await journalCount(t, walletId)).toBe(1);
+  });
+
+  it('honours an explicit expiresAt', async () => {
+    const walletId = await createWallet(t);
+    const expiresAt = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, { kind: 'purchased', amountCredits: 5, expiresAt });
+    expect(res.status).toBe(201);
+    expect(res.body.expiresAt).toBe(expiresAt);
+  });
+
+  const badAmounts: [string, unknown][] = [
+    ['negative', -5],
+    ['zero', 0],
+    ['fractional', 1.5],
+    ['2^53', 2 ** 53],
+    ['huge', 1e300],
+    ['numeric string', '100'],
+    ['non-numeric string', 'lots'],
+    ['null', null],
+    ['boolean', true],
+    ['missing', undefined],
+  ];
+  it.each(badAmounts)('amountCredits %s → 400 naming amountCredits; journal unchanged', async (_label, amountCredits) => {
+    const walletId = await createWallet(t);
+    const before = await journalCount(t, walletId);
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, { kind: 'purchased', amountCredits });
+    expectError(res, 400, 'ValidationError');
+    expect(res.body.error.details.fields).toEqual([{ path: 'amountCredits', reason: expect.any(String) }]);
+    expect(await journalCount(t, walletId)).toBe(before);
+  });
+
+  it('an amount beyond 2^53-1 written as a raw JSON literal is refused too', async () => {
+    const walletId = await createWallet(t);
+    const res = await request(t.app)
+      .post(`/v1/wallets/${walletId}/grants`)
+      .set('Authorization', `Bearer ${t.adminKey}`)
+      .set('Idempotency-Key', randomUUID())
+      .set('Content-Type', 'application/json')
+      .send('{"kind":"purchased","amountCredits":9007199254740993}');
+    expectError(res, 400, 'ValidationError');
+    expect(res.body.error.details.fields[0].path).toBe('amountCredits');
+    expect(await journalCount(t, walletId)).toBe(0);
+  });
+
+  it('the largest safe integer is accepted', async () => {
+    const walletId = await createWallet(t);
+    await grant(t, walletId, Number.MAX_SAFE_INTEGER);
+    const balance = await get(t, `/v1/wallets/${walletId}/balance`);
+    expect(balance.body.availableCredits).toBe(Number.MAX_SAFE_INTEGER);
+  });
+
+  it('unknown wallet → 404 WalletNotFound, nothing written', async () => {
+    const before = await journalCount(t);
+    const res = await post(t, `/v1/wallets/${randomUUID()}/grants`, { kind: 'purchased', amountCredits: 10 });
+    expectError(res, 404, 'WalletNotFound');
+    expect(await journalCount(t)).toBe(before);
+  });
+
+  it.each([
+    [{ kind: 'gift', amountCredits: 10 }, 'kind'],
+    [{ kind: 'purchased', amountCredits: 10, expiresAt: 'tomorrow' }, 'expiresAt'],
+    [{ kind: 'purchased', amountCredits: 10, sneaky: true }, 'sneaky'],
+  ])('rejects %j naming %s', async (body, field) => {
+    const walletId = await createWallet(t);
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, body);
+    expectError(res, 400, 'ValidationError');
+    expect(res.body.error.details.fields.map((f: { path: string }) => f.path)).toContain(field);
+    expect(await journalCount(t, walletId)).toBe(0);
+  });
+
+  it('an expiry in the past is refused by the ledger (400), nothing written', async () => {
+    const walletId = await createWallet(t);
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, {
+      kind: 'purchased', amountCredits: 10, expiresAt: '2020-01-01T00:00:00.000Z',
+    });
+    expectError(res, 400, 'InvalidInput');
+    expect(await journalCount(t, walletId)).toBe(0);
+  });
+
+  it('malformed JSON → 400 ValidationError', async () => {
+    const walletId = await createWallet(t);
+    const res = await request(t.app)
+      .post(`/v1/wallets/${walletId}/grants`)
+      .set('Authorization', `Bearer ${t.adminKey}`)
+      .set('Idempotency-Key', randomUUID())
+      .set('Content-Type', 'application/json')
+      .send('{"kind": "purchased", ');
+    expectError(res, 400, 'ValidationError');
+  });
+});

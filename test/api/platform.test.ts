@@ -1,0 +1,71 @@
+import request from 'supertest';
+import { createApp } from '../../src/api/app';
+import { createPool } from '../../src/db';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/log';
+import { auditClean, captureStream, createWallet, expectError, get, setupApiTest, type ApiTest } from './helpers';
+
+let t: ApiTest;
+beforeAll(async () => {
+  t = await setupApiTest();
+});
+afterEach(async () => auditClean(t));
+afterAll(async () => t.close());
+
+describe('GET /healthz', () => {
+  it('is public and checks the database', async () => {
+    const res = await request(t.app).get('/healthz');
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ status: 'ok', database: 'ok' });
+  });
+});
+
+describe('GET /openapi.json', () => {
+  it('documents every route from the zod schemas', async () => {
+    const res = await request(t.app).get('/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body.openapi).toMatch(/^3\./);
+    for (const path of [
+      '/v1/wallets', '/v1/wallets/{id}', '/v1/wallets/{id}/grants', '/v1/wallets/{id}/balance', '/v1/wallets/{id}/journal',
+      '/v1/organizations/{id}/members', '/v1/quotes', '/v1/price-book', '/v1/audit', '/v1/api-keys', '/healthz',
+    ]) {
+      expect(res.body.paths).toHaveProperty([path]);
+    }
+    const grant = res.body.paths['/v1/wallets/{id}/grants'].post;
+    expect(grant.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['id', 'Idempotency-Key']));
+    expect(res.body.components.schemas.GrantRequest.properties.amountCredits.type).toBe('integer');
+    expect(grant.responses).toHaveProperty(['201']);
+    expect(grant.responses).toHaveProperty(['409']);
+  });
+});
+
+describe('errors', () => {
+  it('unknown route → 404 NotFound in the error shape', async () => {
+    expectError(await get(t, '/v1/nothing-here'), 404, 'NotFound');
+  });
+
+  it('internal errors are masked: generic 500, details only in the log', async () => {
+    // A pool that has been ended fails every query: a real failure of a dependency, no mock involved.
+    const dbUrl = (t.pool as unknown as { options: { connectionString: string } }).options.connectionString;
+    const deadPool = createPool(dbUrl);
+    await deadPool.end();
+    const lines: Record<string, unknown>[] = [];
+    const app = createApp({
+      pool: deadPool, config: loadConfig({}), logger: createLogger({ level: 'debug', destination: captureStream(lines) }),
+    });
+    const res = await request(app).get('/v1/price-book').set('Authorization', `Bearer ${t.adminKey}`);
+    expect(res.status).toBe(500);
+    expect(res.body).toEqual({ error: { code: 'InternalError', message: 'internal error', details: {} } });
+    expect(JSON.stringify(res.body)).not.toMatch(/pool|pg|postgres/i);
+    const logged = lines.find((l) => l.msg === 'internal error');
+    expect(JSON.stringify(logged)).toMatch(/pool/i);
+
+    const health = await request(app).get('/healthz');
+    expectError(health, 503, 'ServiceUnavailable');
+  });
+
+  it('API keys never reach the logs', async () => {
+    await createWallet(t);
+    expect(JSON.stringify(t.logLines)).not.toContain(t.adminKey);
+  });
+});
