@@ -7,6 +7,7 @@ import type { AppDeps } from './deps';
 import { createApp } from './app';
 import { hashApiKey } from './auth/keys';
 import { upsertSeedAdminKey } from './auth/store';
+import { schedulePurge } from './idempotency/purge';
 
 export interface StartApiOptions {
   config: Config;
@@ -41,10 +42,12 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const address = server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   logger.info({ url }, 'API listening');
+  const stopPurge = schedulePurge(pool, config.api.idempotencyRetentionHours, logger);
   return {
     url,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        stopPurge();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeIdleConnections();
       }),

@@ -1,4 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { createApp } from '../../src/api/app';
+import { hashRequestBody } from '../../src/api/idempotency/run';
+import { purgeCompletedBefore } from '../../src/api/idempotency/store';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/log';
 import { auditClean, createKey, createWallet, expectError, get, journalCount, post, setupApiTest, type ApiTest } from './helpers';
 
 let t: ApiTest;
@@ -115,5 +121,52 @@ describe('Idempotency-Key', () => {
     );
     expect(rows.rows).toHaveLength(1);
     expect(rows.rows[0]!.idempotency_key).toMatch(new RegExp(`^http:[0-9a-f-]{36}:${key}$`));
+  });
+});
+
+describe('in-progress claims', () => {
+  const claim = async (idempotencyKey: string, route: string, body: unknown, lockedAgoMs: number) => {
+    const principal = await t.pool.query<{ key_id: string }>(`SELECT key_id::text FROM api_keys WHERE label = 'seed:ADMIN_API_KEY'`);
+    await t.pool.query(
+      `INSERT INTO http_idempotency (principal_id, idempotency_key, route, request_hash, state, locked_at)
+       VALUES ($1::uuid, $2, $3, $4, 'in_progress', clock_timestamp() - make_interval(secs => $5::float8 / 1000))`,
+      [principal.rows[0]!.key_id, idempotencyKey, route, hashRequestBody(body), lockedAgoMs],
+    );
+  };
+
+  it('a duplicate of a request still running waits, then answers 409 IdempotencyInProgress and executes nothing', async () => {
+    const app = createApp({
+      pool: t.pool, config: loadConfig({}), logger: createLogger({ level: 'silent' }),
+      idempotency: { waitForInProgressMs: 100 },
+    });
+    const walletId = await createWallet(t);
+    const key = randomUUID();
+    const body = { kind: 'purchased', amountCredits: 9 };
+    await claim(key, `POST /v1/wallets/${walletId}/grants`, body, 0);
+    const res = await request(app).post(`/v1/wallets/${walletId}/grants`)
+      .set('Authorization', `Bearer ${t.adminKey}`).set('Idempotency-Key', key).send(body);
+    expectError(res, 409, 'IdempotencyInProgress');
+    expect(await journalCount(t, walletId)).toBe(0);
+  });
+
+  it('a claim left behind by a crashed request is taken over after the stale-lock timeout', async () => {
+    const walletId = await createWallet(t);
+    const key = randomUUID();
+    const body = { kind: 'purchased', amountCredits: 9 };
+    await claim(key, `POST /v1/wallets/${walletId}/grants`, body, 10 * 60_000);
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, body, t.adminKey, key);
+    expect(res.status).toBe(201);
+    expect(await journalCount(t, walletId)).toBe(1);
+  });
+});
+
+describe('retention', () => {
+  it('purges completed records older than the cutoff, keeps newer ones', async () => {
+    const key = randomUUID();
+    await post(t, '/v1/quotes', { feature: 'training' }, t.adminKey, key);
+    expect(await purgeCompletedBefore(t.pool, new Date(Date.now() - 3_600_000))).toBe(0);
+    expect(await purgeCompletedBefore(t.pool, new Date(Date.now() + 1_000))).toBeGreaterThan(0);
+    const left = await t.pool.query(`SELECT 1 FROM http_idempotency WHERE idempotency_key = $1`, [key]);
+    expect(left.rowCount).toBe(0);
   });
 });
