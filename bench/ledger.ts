@@ -1,0 +1,96 @@
+/**
+ * Ledger benchmark: reserve+capture pairs per second with 16 concurrent clients, (a) spread over 1,000
+ * wallets and (b) all on one wallet, against the same number of single-statement guarded debits
+ * (`UPDATE … SET available = available - n WHERE available >= n`) on the same server as the baseline.
+ *
+ *   npm run bench:ledger            (BENCH_PAIRS=4000 by default; DATABASE_URL to use another server)
+ *
+ * The embedded server runs with its default, durable settings (fsync and synchronous_commit on): both the
+ * ledger and the baseline pay one WAL flush per transaction. The last line is one JSON object.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Pool } from 'pg';
+import { createPool, migrate, startDatabase } from '../src/db';
+import { capture, createWallet, grantLot, reserve, audit } from '../src/ledger';
+
+const CLIENTS = 16;
+const WALLETS = 1000;
+const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 4000);
+const FAR_FUTURE = new Date(Date.now() + 365 * 86_400_000);
+
+async function setup(pool: Pool, runId: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < WALLETS; i++) {
+    const { wallet } = await createWallet(pool, { ownerType: 'user', ownerId: `bench-${runId}-${i}` });
+    await grantLot(pool, { walletId: wallet.walletId, kind: 'purchased', amountCredits: 1_000_000_000, idempotencyKey: `bench-${runId}-grant-${i}` });
+    ids.push(wallet.walletId);
+  }
+  await pool.query('CREATE TABLE IF NOT EXISTS bench_balances (id int PRIMARY KEY, available bigint NOT NULL CHECK (available >= 0))');
+  await pool.query('TRUNCATE bench_balances');
+  await pool.query('INSERT INTO bench_balances SELECT g, 1000000000 FROM generate_series(0, $1::int - 1) g', [WALLETS]);
+  await pool.query('VACUUM ANALYZE');
+  return ids;
+}
+
+/** Runs `total` tasks on CLIENTS concurrent loops; returns tasks per second. */
+async function run(total: number, task: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(Array.from({ length: CLIENTS }, async () => {
+    for (let i = next++; i < total; i = next++) await task(i);
+  }));
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  return total / seconds;
+}
+
+async function pair(pool: Pool, walletId: string, k: string): Promise<void> {
+  const h = await reserve(pool, { walletId, amountCredits: 3, idempotencyKey: `${k}:r`, holdExpiresAt: FAR_FUTURE });
+  await capture(pool, { holdId: h.holdId, idempotencyKey: `${k}:c` });
+}
+
+async function debit(pool: Pool, id: number): Promise<void> {
+  const r = await pool.query('UPDATE bench_balances SET available = available - $2::bigint WHERE id = $1::int AND available >= $2::bigint', [id, 3]);
+  if (r.rowCount !== 1) throw new Error('baseline debit refused');
+}
+
+async function main(): Promise<void> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'credits-bench-'));
+  fs.chmodSync(dataDir, 0o755);
+  const db = await startDatabase({ dataDir, databaseUrl: process.env['DATABASE_URL'], port: 0, postgresFlags: ['-c', 'max_connections=100'] });
+  const pool = createPool(db.connectionString, { max: CLIENTS });
+  try {
+    await migrate(db.connectionString);
+    const runId = `${Date.now()}`;
+    const wallets = await setup(pool, runId);
+    const pick = (i: number) => (i * 7919) % WALLETS;
+    // Warm-up (plans, caches) on both paths.
+    await run(400, (i) => pair(pool, wallets[pick(i)] as string, `${runId}:w:${i}`));
+    await run(400, (i) => debit(pool, pick(i)));
+    const pairsSpread = await run(PAIRS, (i) => pair(pool, wallets[pick(i)] as string, `${runId}:s:${i}`));
+    const baseSpread = await run(PAIRS, (i) => debit(pool, pick(i)));
+    const pairsHot = await run(PAIRS, (i) => pair(pool, wallets[0] as string, `${runId}:h:${i}`));
+    const baseHot = await run(PAIRS, () => debit(pool, 0));
+    const a = await audit(pool);
+    const conditions = {
+      server: db.embedded ? 'embedded PostgreSQL (durable defaults)' : 'DATABASE_URL', clients: CLIENTS, wallets: WALLETS,
+      pairs: PAIRS, cpus: os.cpus().length, auditViolations: a.violations.length,
+    };
+    console.log(`conditions: ${JSON.stringify(conditions)}`);
+    const r2 = (x: number) => Math.round(x * 100) / 100;
+    console.log(JSON.stringify({
+      pairs_per_s_spread: r2(pairsSpread), baseline_per_s_spread: r2(baseSpread), ratio_spread: r2(pairsSpread / baseSpread),
+      pairs_per_s_hot: r2(pairsHot), baseline_per_s_hot: r2(baseHot), ratio_hot: r2(pairsHot / baseHot),
+    }));
+  } finally {
+    await pool.end();
+    await db.stop();
+    if (db.embedded) fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
