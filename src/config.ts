@@ -29,7 +29,9 @@ const EnvSchema = z.object({
   TEMPORAL_NAMESPACE: textWithDefault('default'),
   TEMPORAL_TASK_QUEUE: textWithDefault('credits'),
   REFUND_LOT_VALIDITY_DAYS: intWithDefault(30, 1, 3650),
-  HOLD_EXPIRY_MINUTES: intWithDefault(120, 1, 7 * 24 * 60),
+  HOLD_EXPIRY_GRACE_MINUTES: intWithDefault(60, 1, 7 * 24 * 60),
+  HOLD_SWEEP_INTERVAL_SECONDS: intWithDefault(60, 1, 24 * 3600),
+  OUTCOME_DEADLINE_MAX_FACTOR: intWithDefault(3, 1, 100),
   BAD_RESULT_REPORT_WINDOW_HOURS: intWithDefault(72, 1, 24 * 365),
   IDEMPOTENCY_RETENTION_HOURS: intWithDefault(24, 1, 24 * 365),
 });
@@ -52,8 +54,12 @@ export interface Config {
   readonly policy: {
     /** Credits refunded into an already-expired lot come back as a new refund lot valid this long. */
     readonly refundLotValidityDays: number;
-    /** A hold nobody captures or releases expires after this long (the ledger's safety net). */
-    readonly holdExpiryMinutes: number;
+    /** A hold lives until its generation's latest possible deadline plus this grace; then the sweeper expires it. */
+    readonly holdExpiryGraceMinutes: number;
+    /** How often the hold sweeper releases expired holds. */
+    readonly holdSweepIntervalSeconds: number;
+    /** Progress reports may extend a generation's outcome deadline to at most this multiple of the feature's. */
+    readonly outcomeDeadlineMaxFactor: number;
     readonly badResultReportWindowHours: number;
   };
   readonly api: {
@@ -92,7 +98,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
     policy: {
       refundLotValidityDays: e.REFUND_LOT_VALIDITY_DAYS,
-      holdExpiryMinutes: e.HOLD_EXPIRY_MINUTES,
+      holdExpiryGraceMinutes: e.HOLD_EXPIRY_GRACE_MINUTES,
+      holdSweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS,
+      outcomeDeadlineMaxFactor: e.OUTCOME_DEADLINE_MAX_FACTOR,
       badResultReportWindowHours: e.BAD_RESULT_REPORT_WINDOW_HOURS,
     },
     api: { idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS },
