@@ -1,0 +1,144 @@
+/**
+ * The server's single source of time. Every event timestamp and every deadline
+ * (timers, timeouts, retry backoffs) goes through here, so that with time skipping
+ * the whole server moves on one virtual clock, as the Java test server does.
+ *
+ * Virtual time = wall time + offset. With time skipping on, when nothing is locking
+ * time (lock count 0) and the engine reports it is idle (no workflow or activity task
+ * waiting for/being worked on by a worker), the offset jumps forward to the next deadline.
+ */
+export interface ClockTimer { cancel(): void }
+
+interface Entry { at: number; seq: number; cb: () => void; cancelled: boolean }
+
+export class Clock {
+  private offset = 0;
+  private lockCount: number;
+  private entries: Entry[] = [];
+  private seq = 0;
+  private realTimer: NodeJS.Timeout | undefined;
+  private realTimerAt = Infinity;
+  private pokeScheduled = false;
+  private stopped = false;
+  /** Set by the engine: true when no task is pending or in flight anywhere. */
+  isIdle: () => boolean = () => true;
+
+  constructor(public readonly timeSkipping: boolean) {
+    // The Java test server starts locked; clients unlock around result waits.
+    this.lockCount = timeSkipping ? 1 : 0;
+  }
+
+  now(): number {
+    return Date.now() + this.offset;
+  }
+
+  schedule(at: number, cb: () => void): ClockTimer {
+    const entry: Entry = { at, seq: this.seq++, cb, cancelled: false };
+    // Keep entries sorted by (at, seq); binary search for the insertion point.
+    let lo = 0;
+    let hi = this.entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const e = this.entries[mid]!;
+      if (e.at < at || (e.at === at && e.seq < entry.seq)) lo = mid + 1;
+      else hi = mid;
+    }
+    this.entries.splice(lo, 0, entry);
+    this.armRealTimer();
+    this.poke();
+    return {
+      cancel: () => {
+        if (entry.cancelled) return;
+        entry.cancelled = true;
+        const i = this.entries.indexOf(entry);
+        if (i >= 0) this.entries.splice(i, 1);
+      },
+    };
+  }
+
+  after(ms: number, cb: () => void): ClockTimer {
+    return this.schedule(this.now() + Math.max(0, ms), cb);
+  }
+
+  lock(): void {
+    this.lockCount++;
+  }
+
+  unlock(): void {
+    if (this.lockCount > 0) this.lockCount--;
+    this.poke();
+  }
+
+  get locked(): boolean {
+    return this.lockCount > 0;
+  }
+
+  /** Ask the clock to re-evaluate whether it may skip (called after any engine state change). */
+  poke(): void {
+    if (!this.timeSkipping || this.pokeScheduled || this.stopped) return;
+    this.pokeScheduled = true;
+    setImmediate(() => {
+      this.pokeScheduled = false;
+      this.trySkip();
+    });
+  }
+
+  /** Moves virtual time forward by `ms` regardless of locks (TestService Sleep semantics use this). */
+  advance(ms: number): void {
+    if (ms <= 0) return;
+    this.offset += ms;
+    this.fireDue();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.realTimer) clearTimeout(this.realTimer);
+    this.entries = [];
+  }
+
+  private trySkip(): void {
+    if (this.stopped || this.lockCount > 0 || this.entries.length === 0) return;
+    if (!this.isIdle()) return;
+    const next = this.entries[0]!;
+    const delta = next.at - this.now();
+    if (delta > 0) this.offset += delta;
+    this.fireDue();
+  }
+
+  private fireDue(): void {
+    // The offset may have changed: the armed wall-clock timer is stale, re-arm from scratch.
+    if (this.realTimer) clearTimeout(this.realTimer);
+    this.realTimer = undefined;
+    this.realTimerAt = Infinity;
+    const now = this.now();
+    while (this.entries.length > 0 && this.entries[0]!.at <= now) {
+      const e = this.entries.shift()!;
+      if (e.cancelled) continue;
+      e.cancelled = true;
+      try {
+        e.cb();
+      } catch (err) {
+        console.error('temporal-lite: timer callback failed', err);
+      }
+    }
+    this.armRealTimer();
+    this.poke();
+  }
+
+  private armRealTimer(): void {
+    if (this.stopped) return;
+    const next = this.entries[0];
+    const at = next ? next.at : Infinity;
+    if (at === this.realTimerAt && this.realTimer) return;
+    if (this.realTimer) clearTimeout(this.realTimer);
+    this.realTimer = undefined;
+    this.realTimerAt = at;
+    if (!next) return;
+    const delay = Math.min(Math.max(0, at - this.now()), 2 ** 31 - 1);
+    this.realTimer = setTimeout(() => {
+      this.realTimer = undefined;
+      this.realTimerAt = Infinity;
+      this.fireDue();
+    }, delay);
+  }
+}

@@ -1,0 +1,292 @@
+/**
+ * The engine: namespaces, workflow runs and their histories, and the rules that
+ * tie them together (event writing and buffering, workflow task scheduling, run
+ * closing). Task-specific logic lives in sibling modules (workflow-tasks,
+ * activities, updates, queries, children) which operate on this engine.
+ */
+import { Clock } from '../clock';
+import { errors } from '../grpc/errors';
+import { PREDEFINED_SEARCH_ATTRIBUTES, type SearchAttributeType } from '../visibility';
+import { TaskQueue } from './matching';
+import type { BufferedWrite, Namespace, P, Run, RunStatus, WorkflowRecord } from './types';
+import { nextNonce, ts, uuid } from './util';
+
+export interface EngineOptions {
+  timeSkipping: boolean;
+  namespace: string;
+  searchAttributes?: Record<string, SearchAttributeType>;
+}
+
+/** Attributes the dev server registers out of the box, so apps can use them without setup. */
+const DEFAULT_CUSTOM_SEARCH_ATTRIBUTES: Record<string, SearchAttributeType> = {
+  CustomKeywordField: 'Keyword',
+  CustomStringField: 'Text',
+  CustomTextField: 'Text',
+  CustomIntField: 'Int',
+  CustomDatetimeField: 'Datetime',
+  CustomDoubleField: 'Double',
+  CustomBoolField: 'Bool',
+};
+
+export interface WftRef { kind: 'wft'; run: Run; nonce: number }
+export interface QueryRef { kind: 'query'; run: Run; queryId: string; nonce: number }
+export interface ActRef { run: Run; scheduledEventId: number; nonce: number }
+export interface PollCtx { identity: string; requestId: string }
+
+/** CamelCase event name → EVENT_TYPE_UPPER_SNAKE. */
+function eventTypeOf(name: string): string {
+  return 'EVENT_TYPE_' + name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
+}
+function attrKeyOf(name: string): string {
+  return name[0]!.toLowerCase() + name.slice(1) + 'EventAttributes';
+}
+
+export class Engine {
+  readonly clock: Clock;
+  readonly namespaces = new Map<string, Namespace>();
+  readonly wfQueues = new Map<string, TaskQueue<WftRef | QueryRef, P, PollCtx>>();
+  readonly actQueues = new Map<string, TaskQueue<ActRef, P, PollCtx>>();
+  private taskId = 1000;
+  /** Hooks installed by the task modules (avoids import cycles). */
+  materializeWft: (ref: WftRef | QueryRef, ctx: PollCtx) => P | undefined = () => undefined;
+  materializeActivity: (ref: ActRef, ctx: PollCtx) => P | undefined = () => undefined;
+  onRunClosed: Array<(run: Run) => void> = [];
+  onWftIdle: Array<(run: Run) => void> = [];
+  startFollowUpRun: (prev: Run, kind: 'retry' | 'continueAsNew', attrs: P) => Run = () => {
+    throw new Error('not wired');
+  };
+
+  constructor(readonly options: EngineOptions) {
+    this.clock = new Clock(options.timeSkipping);
+    this.clock.isIdle = () => this.isIdle();
+    this.registerNamespace(options.namespace, options.searchAttributes ?? {});
+  }
+
+  registerNamespace(name: string, searchAttributes: Record<string, SearchAttributeType> = {}, retentionSeconds = 86400, description?: string): Namespace {
+    const sa = new Map<string, SearchAttributeType>(PREDEFINED_SEARCH_ATTRIBUTES);
+    for (const [k, v] of Object.entries(DEFAULT_CUSTOM_SEARCH_ATTRIBUTES)) sa.set(k, v);
+    for (const [k, v] of Object.entries(searchAttributes)) sa.set(k, v);
+    const ns: Namespace = { name, id: uuid(), retentionSeconds, searchAttributes: sa, workflows: new Map(), description };
+    this.namespaces.set(name, ns);
+    return ns;
+  }
+
+  ns(name: unknown): Namespace {
+    if (typeof name !== 'string' || name === '') throw errors.invalidArgument('Namespace not set on request.');
+    const ns = this.namespaces.get(name);
+    if (!ns) throw errors.namespaceNotFound(name);
+    return ns;
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Idle = nothing a worker could be doing right now; time may skip only then. */
+  private isIdle(): boolean {
+    for (const q of this.wfQueues.values()) if (q.backlog > 0) return false;
+    for (const q of this.actQueues.values()) if (q.backlog > 0) return false;
+    for (const ns of this.namespaces.values()) {
+      for (const wf of ns.workflows.values()) {
+        const run = wf.runs[wf.runs.length - 1]!;
+        if (run.status !== 'Running') continue;
+        if (run.wft && run.wft.notBefore === undefined) return false;
+        for (const a of run.activities.values()) if (a.state === 'started') return false;
+      }
+    }
+    return true;
+  }
+
+  // ---------------------------------------------------------------- lookup
+
+  workflow(ns: Namespace, workflowId: string): WorkflowRecord | undefined {
+    return ns.workflows.get(workflowId);
+  }
+
+  currentRun(ns: Namespace, workflowId: string): Run | undefined {
+    const wf = ns.workflows.get(workflowId);
+    return wf ? wf.runs[wf.runs.length - 1] : undefined;
+  }
+
+  /** Finds a run by id (or the latest run of the workflow id), NOT_FOUND otherwise. */
+  findRun(ns: Namespace, execution: P): Run {
+    const workflowId = execution?.workflowId;
+    if (!workflowId) throw errors.invalidArgument('WorkflowId is not set on request.');
+    const wf = ns.workflows.get(workflowId);
+    const runId: string | undefined = execution.runId || undefined;
+    const run = wf ? (runId ? wf.runs.find((r) => r.runId === runId) : wf.runs[wf.runs.length - 1]) : undefined;
+    if (!run) throw errors.workflowNotFound(workflowId, runId);
+    return run;
+  }
+
+  /** Like findRun but requires the run to be open (signals, cancels, updates...). */
+  findOpenRun(ns: Namespace, execution: P): Run {
+    const run = this.findRun(ns, execution);
+    if (run.status !== 'Running') throw errors.workflowCompleted();
+    return run;
+  }
+
+  wfQueue(ns: string, name: string): TaskQueue<WftRef | QueryRef, P, PollCtx> {
+    const key = ns + '\u0000' + name;
+    let q = this.wfQueues.get(key);
+    if (!q) {
+      q = new TaskQueue((ref, ctx) => this.materializeWft(ref, ctx));
+      this.wfQueues.set(key, q);
+    }
+    return q;
+  }
+
+  actQueue(ns: string, name: string): TaskQueue<ActRef, P, PollCtx> {
+    const key = ns + '\u0000' + name;
+    let q = this.actQueues.get(key);
+    if (!q) {
+      q = new TaskQueue((ref, ctx) => this.materializeActivity(ref, ctx));
+      this.actQueues.set(key, q);
+    }
+    return q;
+  }
+
+  // ---------------------------------------------------------------- events
+
+  /** Builds an event with the next id; does not append it. */
+  makeEvent(run: Run, name: string, attrs: P, eventId = run.events.length + 1): P {
+    return {
+      eventId: String(eventId),
+      eventTime: ts(this.now()),
+      eventType: eventTypeOf(name),
+      taskId: String(this.taskId++),
+      [attrKeyOf(name)]: attrs,
+    };
+  }
+
+  /** Appends an event to the persisted history right now; returns its id. */
+  append(run: Run, name: string, attrs: P): number {
+    const ev = this.makeEvent(run, name, attrs);
+    run.events.push(ev);
+    run.stateTransitions++;
+    this.notify(run);
+    return run.events.length;
+  }
+
+  /**
+   * Writes an event caused by something outside the workflow (signal, activity result,
+   * timer...). While a workflow task is in flight the write is buffered and happens after
+   * the task completes (real server semantics); otherwise it is written now. Either way a
+   * workflow task follows.
+   */
+  addExternal(run: Run, bw: BufferedWrite): void {
+    if (run.status !== 'Running') return;
+    if (run.wft?.state === 'started') {
+      run.buffered.push(bw);
+      return;
+    }
+    if (run.wft?.transient) this.persistTransientScheduled(run);
+    bw.write();
+    this.scheduleWft(run);
+  }
+
+  /** A speculative task's scheduled event becomes real when other events join it. */
+  persistTransientScheduled(run: Run): void {
+    const wft = run.wft;
+    if (!wft || !wft.transient || wft.state !== 'scheduled') return;
+    wft.transient = false;
+    wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, wft.attempt));
+  }
+
+  wftScheduledAttrs(run: Run, attempt: number): P {
+    return {
+      taskQueue: { name: run.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+      startToCloseTimeout: { seconds: String(Math.floor(run.workflowTaskTimeoutMs / 1000)), nanos: (run.workflowTaskTimeoutMs % 1000) * 1e6 },
+      attempt,
+    };
+  }
+
+  /** Writes buffered events (after a workflow task closed). Returns whether any were written. */
+  flushBuffered(run: Run): boolean {
+    const list = run.buffered;
+    run.buffered = [];
+    run.bufferedActivityFinishes.clear();
+    for (const bw of list) bw.write();
+    return list.length > 0;
+  }
+
+  /** Schedules a workflow task if the run has none outstanding. */
+  scheduleWft(run: Run, opts: { transient?: boolean; attempt?: number; delayMs?: number } = {}): void {
+    if (run.status !== 'Running' || run.wft) return;
+    const attempt = opts.attempt ?? 1;
+    const transient = opts.transient ?? false;
+    const nonce = nextNonce();
+    const wft: Run['wft'] = {
+      scheduledEventId: transient ? run.events.length + 1 : 0,
+      attempt,
+      state: 'scheduled',
+      transient,
+      nonce,
+      scheduledTime: this.now(),
+      deliveredUpdates: [],
+      deliveredQueries: [],
+    };
+    run.wft = wft;
+    const enqueue = (): void => {
+      if (run.wft !== wft || run.status !== 'Running') return;
+      wft.notBefore = undefined;
+      if (!wft.transient) wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
+      wft.scheduledTime = this.now();
+      this.wfQueue(run.ns.name, run.taskQueue).offer({ kind: 'wft', run, nonce });
+      this.clock.poke();
+    };
+    if (opts.delayMs && opts.delayMs > 0) {
+      wft.notBefore = this.now() + opts.delayMs;
+      run.runTimers.push(this.clock.after(opts.delayMs, enqueue));
+    } else {
+      enqueue();
+    }
+  }
+
+  /** Wakes history long-polls and other waiters on this run. */
+  notify(run: Run): void {
+    if (run.watchers.size === 0) return;
+    const ws = [...run.watchers];
+    run.watchers.clear();
+    for (const w of ws) w();
+  }
+
+  /** Resolves when the run changes (new event or close), or after `timeoutMs` of wall time. */
+  waitForChange(run: Run, timeoutMs: number, cancelled: { onCancel(cb: () => void): void }): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(t);
+        run.watchers.delete(done);
+        resolve();
+      };
+      const t = setTimeout(done, Math.max(0, timeoutMs));
+      run.watchers.add(done);
+      cancelled.onCancel(done);
+    });
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /**
+   * Closes a run with its close event. Callers have already written anything that must
+   * precede the close event. Cleans up pending work and informs parents and waiters.
+   */
+  closeRun(run: Run, status: RunStatus, eventName: string, attrs: P): number {
+    const id = this.append(run, eventName, attrs);
+    run.status = status;
+    run.closeTime = this.now();
+    for (const t of run.runTimers) t.cancel();
+    run.runTimers = [];
+    for (const t of run.timers.values()) t.timer.cancel();
+    run.timers.clear();
+    for (const a of run.activities.values()) for (const t of a.timers) t.cancel();
+    run.activities.clear();
+    run.wft?.timeoutTimer?.cancel();
+    run.wft = undefined;
+    run.buffered = [];
+    for (const cb of this.onRunClosed) cb(run);
+    this.notify(run);
+    this.clock.poke();
+    return id;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * Task queues with long-polling. A queue holds references to dispatchable work; the
+ * engine turns a reference into a concrete task only at the moment a live poller takes
+ * it (`materialize`), so a task is never bound to a poll whose RPC was already cancelled.
+ * If the poller disappears before the handoff, the reference stays in the queue.
+ */
+export interface Poller<R, C = unknown> {
+  ctx: C;
+  isCancelled(): boolean;
+  deliver(response: R | undefined): void;
+}
+
+export class TaskQueue<Ref, R, C = unknown> {
+  private refs: Ref[] = [];
+  private pollers: Array<Poller<R, C>> = [];
+  private drainScheduled = false;
+
+  constructor(private readonly materialize: (ref: Ref, ctx: C) => R | undefined) {}
+
+  /** Adds dispatchable work and hands it to a waiting poller if there is one. */
+  offer(ref: Ref): void {
+    this.refs.push(ref);
+    // Hand out on the next turn: the operation that produced the work finishes its
+    // synchronous state changes first (e.g. update-with-start registers the update).
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  /** Removes a reference (e.g. the work was cancelled before any poller took it). */
+  remove(pred: (r: Ref) => boolean): void {
+    this.refs = this.refs.filter((r) => !pred(r));
+  }
+
+  get backlog(): number {
+    return this.refs.length;
+  }
+
+  get hasPollers(): boolean {
+    return this.pollers.some((p) => !p.isCancelled());
+  }
+
+  addPoller(p: Poller<R, C>): void {
+    this.pollers.push(p);
+    this.drain();
+  }
+
+  removePoller(p: Poller<R, C>): void {
+    const i = this.pollers.indexOf(p);
+    if (i >= 0) this.pollers.splice(i, 1);
+  }
+
+  /** Answers every waiting poller with an empty response (server shutdown). */
+  releaseAll(): void {
+    const ps = this.pollers;
+    this.pollers = [];
+    for (const p of ps) p.deliver(undefined);
+  }
+
+  drain(): void {
+    while (this.refs.length > 0) {
+      // Drop pollers whose RPC is gone before binding a task to them.
+      while (this.pollers.length > 0 && this.pollers[0]!.isCancelled()) this.pollers.shift();
+      const poller = this.pollers[0];
+      if (!poller) return;
+      const ref = this.refs.shift()!;
+      const resp = this.materialize(ref, poller.ctx);
+      if (resp === undefined) continue; // stale reference
+      this.pollers.shift();
+      poller.deliver(resp);
+    }
+  }
+}

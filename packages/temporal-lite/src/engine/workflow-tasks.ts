@@ -1,0 +1,180 @@
+/**
+ * Workflow task lifecycle: handing a task to a poller (WorkflowTaskStarted + full
+ * history), completion (WorkflowTaskCompleted, command events, then buffered events),
+ * failure and start-to-close timeout (retried as a new attempt).
+ */
+import { errors } from '../grpc/errors';
+import { applyCommands, validateCommands } from './commands';
+import type { Engine, PollCtx, QueryRef, WftRef } from './engine';
+import { attachQueries, dispatchQueries, materializeQueryTask, resolveQueryResults } from './queries';
+import type { P, Run, WorkflowTask } from './types';
+import { isRejectionMessage, resetUndeliveredUpdates, takeUpdateMessages, applyRejections } from './updates';
+import { decodeToken, encodeToken, ts } from './util';
+
+export function installWorkflowTasks(engine: Engine): void {
+  engine.materializeWft = (ref: WftRef | QueryRef, ctx: PollCtx) =>
+    ref.kind === 'query' ? materializeQueryTask(engine, ref, ctx) : materializeWft(engine, ref, ctx);
+}
+
+function materializeWft(engine: Engine, ref: WftRef, ctx: PollCtx): P | undefined {
+  const run = ref.run;
+  const wft = run.wft;
+  if (!wft || wft.nonce !== ref.nonce || wft.state !== 'scheduled' || run.status !== 'Running') return undefined;
+  wft.state = 'started';
+  wft.identity = ctx.identity;
+  wft.requestId = ctx.requestId;
+  wft.startedTime = engine.now();
+  const startedAttrs = { scheduledEventId: String(wft.scheduledEventId), identity: ctx.identity, requestId: ctx.requestId, historySizeBytes: String(estimateSize(run)) };
+  if (wft.transient) {
+    wft.startedEventId = wft.scheduledEventId + 1;
+    wft.transientEvents = [
+      engine.makeEvent(run, 'WorkflowTaskScheduled', engine.wftScheduledAttrs(run, wft.attempt), wft.scheduledEventId),
+      engine.makeEvent(run, 'WorkflowTaskStarted', startedAttrs, wft.startedEventId),
+    ];
+  } else {
+    wft.startedEventId = engine.append(run, 'WorkflowTaskStarted', startedAttrs);
+  }
+  wft.timeoutTimer = engine.clock.after(run.workflowTaskTimeoutMs, () => timeoutWft(engine, run, wft));
+  const messages = takeUpdateMessages(engine, run, wft);
+  const queries = attachQueries(run, wft);
+  return {
+    taskToken: encodeToken({ k: 'wft', ns: run.ns.name, wid: run.workflowId, rid: run.runId, id: wft.scheduledEventId, n: wft.nonce, a: wft.attempt }),
+    workflowExecution: { workflowId: run.workflowId, runId: run.runId },
+    workflowType: { name: run.workflowType },
+    previousStartedEventId: String(run.lastCompletedWftStartedEventId),
+    startedEventId: String(wft.startedEventId),
+    attempt: wft.attempt,
+    history: { events: wft.transientEvents ? [...run.events, ...wft.transientEvents] : run.events },
+    workflowExecutionTaskQueue: { name: run.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+    scheduledTime: ts(wft.scheduledTime),
+    startedTime: ts(wft.startedTime),
+    queries,
+    messages,
+  };
+}
+
+function estimateSize(run: Run): number {
+  return run.events.length * 200;
+}
+
+/** Finds the run and started workflow task a token refers to, or NOT_FOUND like the real server. */
+export function lookupWftToken(engine: Engine, token: unknown): { run: Run; wft: WorkflowTask } {
+  const t = decodeToken(token);
+  if (t.k !== 'wft') throw errors.invalidArgument('Task token is not a workflow task token.');
+  const ns = engine.ns(t.ns);
+  const run = ns.workflows.get(t.wid)?.runs.find((r) => r.runId === t.rid);
+  if (!run) throw errors.notFound('Workflow task not found.');
+  if (run.status !== 'Running') throw errors.notFound('Workflow task not found: workflow execution already completed.');
+  const wft = run.wft;
+  if (!wft || wft.nonce !== t.n || wft.state !== 'started') throw errors.notFound('Workflow task not found.');
+  return { run, wft };
+}
+
+/** Makes a transient task's scheduled/started events part of the history. */
+function persistTransient(run: Run, wft: WorkflowTask): void {
+  if (!wft.transient) return;
+  wft.transient = false;
+  for (const ev of wft.transientEvents ?? []) run.events.push(ev);
+  wft.transientEvents = undefined;
+}
+
+/** After a task closed without closing the run: new task if needed, pending queries. */
+function afterTaskClosed(engine: Engine, run: Run, needNewTask: boolean): void {
+  if (run.status === 'Running') {
+    const hadBuffered = engine.flushBuffered(run);
+    const undelivered = [...run.updates.values()].some((u) => u.stage === 'admitted' && !u.delivered);
+    if (hadBuffered || needNewTask || run.needsWft) {
+      run.needsWft = false;
+      engine.scheduleWft(run);
+    } else if (undelivered) {
+      // Updates that arrived during the task get their own (speculative) task.
+      engine.scheduleWft(run, { transient: true });
+    }
+  }
+  dispatchQueries(engine, run);
+  engine.clock.poke();
+}
+
+export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
+  const { run, wft } = lookupWftToken(engine, req.taskToken);
+  const commands: P[] = req.commands ?? [];
+  const messages: P[] = req.messages ?? [];
+  resolveQueryResults(run, req.queryResults);
+
+  // A speculative task that only rejected updates leaves no trace in history.
+  if (wft.transient && commands.length === 0 && run.buffered.length === 0 && !req.forceCreateNewWorkflowTask && messages.every(isRejectionMessage)) {
+    wft.timeoutTimer?.cancel();
+    run.wft = undefined;
+    applyRejections(engine, run, messages);
+    afterTaskClosed(engine, run, false);
+    return {};
+  }
+
+  const problem = validateCommands(engine, run, commands, messages);
+  if (problem) {
+    failWorkflowTask(engine, run, wft, problem.cause, { message: problem.message, source: 'temporal-lite' }, req.identity);
+    if (problem.cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND') return {};
+    throw errors.invalidArgument(problem.message);
+  }
+
+  wft.timeoutTimer?.cancel();
+  persistTransient(run, wft);
+  const completedId = engine.append(run, 'WorkflowTaskCompleted', {
+    scheduledEventId: String(wft.scheduledEventId),
+    startedEventId: String(wft.startedEventId),
+    identity: req.identity,
+    binaryChecksum: req.binaryChecksum,
+    sdkMetadata: req.sdkMetadata,
+    meteringMetadata: req.meteringMetadata,
+    workerVersion: req.workerVersionStamp,
+  });
+  run.lastCompletedWftStartedEventId = wft.startedEventId!;
+  run.wft = undefined;
+  const { newTaskNeeded, postCommit } = applyCommands(engine, run, commands, messages, completedId, req.identity);
+  afterTaskClosed(engine, run, newTaskNeeded || !!req.forceCreateNewWorkflowTask);
+  for (const f of postCommit) f();
+  return {};
+}
+
+export function respondWorkflowTaskFailed(engine: Engine, req: P): P {
+  const { run, wft } = lookupWftToken(engine, req.taskToken);
+  failWorkflowTask(engine, run, wft, req.cause ?? 'WORKFLOW_TASK_FAILED_CAUSE_UNSPECIFIED', req.failure, req.identity);
+  return {};
+}
+
+/** WorkflowTaskFailed, then a retry attempt (with backoff after the first retries). */
+export function failWorkflowTask(engine: Engine, run: Run, wft: WorkflowTask, cause: string, failure: P, identity: string | undefined): void {
+  wft.timeoutTimer?.cancel();
+  persistTransient(run, wft);
+  engine.append(run, 'WorkflowTaskFailed', {
+    scheduledEventId: String(wft.scheduledEventId),
+    startedEventId: String(wft.startedEventId),
+    cause,
+    failure,
+    identity,
+  });
+  retryTask(engine, run, wft, cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND');
+}
+
+function timeoutWft(engine: Engine, run: Run, wft: WorkflowTask): void {
+  if (run.wft !== wft || wft.state !== 'started' || run.status !== 'Running') return;
+  persistTransient(run, wft);
+  engine.append(run, 'WorkflowTaskTimedOut', {
+    scheduledEventId: String(wft.scheduledEventId),
+    startedEventId: String(wft.startedEventId),
+    timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE',
+  });
+  retryTask(engine, run, wft, false);
+}
+
+function retryTask(engine: Engine, run: Run, wft: WorkflowTask, immediate: boolean): void {
+  run.wft = undefined;
+  resetUndeliveredUpdates(run, wft);
+  for (const q of run.queries.values()) if (wft.deliveredQueries.includes(q.id)) q.state = 'waiting';
+  engine.flushBuffered(run);
+  const attempt = immediate ? 1 : wft.attempt + 1;
+  // Hot-looping a deterministic failure helps nobody: back off after a couple of attempts.
+  const delayMs = attempt > 2 ? Math.min(1000 * 2 ** (attempt - 3), 60_000) : 0;
+  engine.scheduleWft(run, { attempt, delayMs });
+  dispatchQueries(engine, run);
+}

@@ -1,0 +1,45 @@
+/**
+ * Typed API errors. The SDK recognises error kinds through gRPC status codes plus
+ * `google.rpc.Status` details in the `grpc-status-details-bin` trailer, exactly as the
+ * real frontend sends them.
+ */
+import { Metadata, status as Status } from '@grpc/grpc-js';
+import { packAny, root } from '../proto';
+
+export interface ErrorDetail { type: string; value: Record<string, unknown> }
+
+export class ApiError extends Error {
+  constructor(public readonly code: Status, message: string, public readonly detail?: ErrorDetail) {
+    super(message);
+  }
+
+  toServiceError(): { code: Status; details: string; metadata: Metadata } {
+    const metadata = new Metadata();
+    const statusType = root.lookupType('google.rpc.Status');
+    const details = this.detail ? [packAny(this.detail.type, this.detail.value)] : [];
+    const buf = statusType.encode(statusType.fromObject({ code: this.code, message: this.message, details })).finish();
+    metadata.set('grpc-status-details-bin', Buffer.from(buf));
+    return { code: this.code, details: this.message, metadata };
+  }
+}
+
+const ED = 'temporal.api.errordetails.v1.';
+
+export const errors = {
+  invalidArgument: (msg: string) => new ApiError(Status.INVALID_ARGUMENT, msg),
+  notFound: (msg: string) => new ApiError(Status.NOT_FOUND, msg, { type: ED + 'NotFoundFailure', value: {} }),
+  namespaceNotFound: (ns: string) =>
+    new ApiError(Status.NOT_FOUND, `Namespace ${ns} is not found.`, { type: ED + 'NamespaceNotFoundFailure', value: { namespace: ns } }),
+  alreadyStarted: (msg: string, startRequestId: string, runId: string) =>
+    new ApiError(Status.ALREADY_EXISTS, msg, { type: ED + 'WorkflowExecutionAlreadyStartedFailure', value: { startRequestId, runId } }),
+  workflowNotFound: (workflowId: string, runId?: string) =>
+    new ApiError(Status.NOT_FOUND, `workflow not found for ID: ${workflowId}${runId ? ` run: ${runId}` : ''}`, { type: ED + 'NotFoundFailure', value: {} }),
+  workflowCompleted: () => new ApiError(Status.NOT_FOUND, 'workflow execution already completed', { type: ED + 'NotFoundFailure', value: {} }),
+  failedPrecondition: (msg: string) => new ApiError(Status.FAILED_PRECONDITION, msg, { type: ED + 'FailedPreconditionFailure', value: {} }),
+  queryFailed: (msg: string, failure?: unknown) =>
+    new ApiError(Status.INVALID_ARGUMENT, msg, { type: ED + 'QueryFailedFailure', value: failure ? { failure } : {} }),
+  unimplemented: (msg: string) => new ApiError(Status.UNIMPLEMENTED, msg),
+  internal: (msg: string) => new ApiError(Status.INTERNAL, msg),
+  deadlineExceeded: (msg: string) => new ApiError(Status.DEADLINE_EXCEEDED, msg),
+  alreadyExists: (msg: string) => new ApiError(Status.ALREADY_EXISTS, msg),
+};

@@ -1,0 +1,85 @@
+/**
+ * gRPC plumbing: registers every method of every service; methods without a handler
+ * answer UNIMPLEMENTED naming the RPC. Each handler runs inside try/catch so a bad
+ * request can never take the server down.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { packageDefinition, SERVICE_NAMES } from '../proto';
+import { ApiError } from './errors';
+import type { CallLike } from '../engine/updates';
+import type { P } from '../engine/types';
+
+export interface HandlerCall extends CallLike {
+  cancelled(): boolean;
+  metadata: grpc.Metadata;
+}
+
+export type Handler = (req: P, call: HandlerCall) => P | Promise<P>;
+export type HandlerMap = Record<string, Handler>;
+
+const DEFAULT_DEADLINE_MS = 70_000;
+
+function toHandlerCall(call: grpc.ServerUnaryCall<P, P>): HandlerCall {
+  let cancelled = false;
+  const listeners: Array<() => void> = [];
+  call.on('cancelled', () => {
+    cancelled = true;
+    for (const l of listeners.splice(0)) l();
+  });
+  return {
+    metadata: call.metadata,
+    cancelled: () => cancelled || call.cancelled,
+    onCancel: (cb) => {
+      if (cancelled) cb();
+      else listeners.push(cb);
+    },
+    deadlineMs: () => {
+      const d = call.getDeadline();
+      const at = d instanceof Date ? d.getTime() : Number(d);
+      return Number.isFinite(at) && at > 0 ? at - Date.now() : DEFAULT_DEADLINE_MS;
+    },
+  };
+}
+
+function toGrpcError(e: unknown, rpc: string): Partial<grpc.StatusObject> {
+  if (e instanceof ApiError) return e.toServiceError();
+  console.error(`temporal-lite: ${rpc} failed`, e);
+  return { code: grpc.status.INTERNAL, details: `${rpc}: ${(e as Error)?.message ?? String(e)}` };
+}
+
+export function createGrpcServer(handlers: Record<string, HandlerMap>): grpc.Server {
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 128 * 1024 * 1024, 'grpc.max_send_message_length': 128 * 1024 * 1024 });
+  for (const serviceName of Object.values(SERVICE_NAMES)) {
+    const def = packageDefinition[serviceName] as grpc.ServiceDefinition;
+    const own = handlers[serviceName] ?? {};
+    const impl: grpc.UntypedServiceImplementation = {};
+    for (const [method, m] of Object.entries(def)) {
+      const rpc = `${serviceName.split('.').pop()}.${method}`;
+      if (m.requestStream || m.responseStream) {
+        impl[method] = (call: grpc.ServerWritableStream<P, P> | grpc.ServerDuplexStream<P, P>) => {
+          call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: `${rpc} is not implemented by temporal-lite` });
+        };
+        continue;
+      }
+      const h = own[method];
+      impl[method] = (call: grpc.ServerUnaryCall<P, P>, callback: grpc.sendUnaryData<P>) => {
+        if (!h) {
+          callback({ code: grpc.status.UNIMPLEMENTED, details: `${method} is not implemented by temporal-lite (${rpc})` });
+          return;
+        }
+        let hc: HandlerCall;
+        try {
+          hc = toHandlerCall(call);
+          Promise.resolve(h(call.request ?? {}, hc)).then(
+            (res) => callback(null, res ?? {}),
+            (e) => callback(toGrpcError(e, rpc)),
+          );
+        } catch (e) {
+          callback(toGrpcError(e, rpc));
+        }
+      };
+    }
+    server.addService(def, impl);
+  }
+  return server;
+}

@@ -1,0 +1,193 @@
+/** temporal.api.workflowservice.v1.WorkflowService handlers → engine operations. */
+import { activityRpc } from '../engine/activities';
+import type { Engine, PollCtx } from '../engine/engine';
+import { startWorkflow, terminateRun } from '../engine/lifecycle';
+import { queryWorkflow, respondQueryTaskCompleted } from '../engine/queries';
+import { countWorkflows, describeWorkflow, getHistory, getHistoryReverse, listWorkflows } from '../engine/read';
+import { requestCancelWorkflow, signalWithStart, signalWorkflow } from '../engine/signals';
+import type { Namespace, P } from '../engine/types';
+import { admitUpdate, awaitUpdate, pollUpdate, updateWorkflow } from '../engine/updates';
+import { dur, uuid } from '../engine/util';
+import { respondWorkflowTaskCompleted, respondWorkflowTaskFailed } from '../engine/workflow-tasks';
+import type { TaskQueue } from '../engine/matching';
+import { ApiError, errors } from './errors';
+import type { HandlerCall, HandlerMap } from './server';
+import { packAny } from '../proto';
+import { status as Status } from '@grpc/grpc-js';
+
+const POLL_MAX_MS = 60_000;
+
+export const CAPABILITIES = {
+  signalAndQueryHeader: true,
+  internalErrorDifferentiation: true,
+  activityFailureIncludeHeartbeat: true,
+  supportsSchedules: false,
+  encodedFailureAttributes: true,
+  buildIdBasedVersioning: false,
+  upsertMemo: true,
+  eagerWorkflowStart: false,
+  sdkMetadata: true,
+  countGroupByExecutionStatus: true,
+  nexus: false,
+};
+
+export function describeNamespace(ns: Namespace): P {
+  return {
+    namespaceInfo: {
+      name: ns.name,
+      state: 'NAMESPACE_STATE_REGISTERED',
+      description: ns.description ?? '',
+      id: ns.id,
+      capabilities: { syncUpdate: true, asyncUpdate: true, eagerWorkflowStart: false, workerHeartbeats: false },
+      supportsSchedules: false,
+    },
+    config: { workflowExecutionRetentionTtl: dur(ns.retentionSeconds * 1000), historyArchivalState: 'ARCHIVAL_STATE_DISABLED', visibilityArchivalState: 'ARCHIVAL_STATE_DISABLED' },
+    isGlobalNamespace: false,
+  };
+}
+
+/** Long-polls a task queue; a cancelled call never receives (and so never loses) a task. */
+function longPoll<Ref>(q: TaskQueue<Ref, P, PollCtx>, identity: string | undefined, call: HandlerCall): Promise<P> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (r: P | undefined): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      q.removePoller(poller);
+      resolve(r ?? {});
+    };
+    const poller = { ctx: { identity: identity ?? '', requestId: uuid() }, isCancelled: () => done || call.cancelled(), deliver: finish };
+    const timer = setTimeout(() => finish(undefined), Math.max(0, Math.min(call.deadlineMs() - 1000, POLL_MAX_MS)));
+    call.onCancel(() => finish(undefined));
+    q.addPoller(poller);
+  });
+}
+
+/** Sticky queues are not used: the full history always goes to the normal queue. Polls just wait. */
+function idlePoll(call: HandlerCall): Promise<P> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve({}), Math.max(0, Math.min(call.deadlineMs() - 1000, POLL_MAX_MS)));
+    call.onCancel(() => {
+      clearTimeout(timer);
+      resolve({});
+    });
+  });
+}
+
+function requireTaskQueue(req: P): string {
+  const name: string | undefined = req.taskQueue?.name;
+  if (!name) throw errors.invalidArgument('TaskQueue is not set on request.');
+  return name;
+}
+
+export function workflowServiceHandlers(engine: Engine): HandlerMap {
+  const ns = (req: P): Namespace => engine.ns(req.namespace);
+  return {
+    GetSystemInfo: () => ({ serverVersion: '1.29.0-temporal-lite', capabilities: CAPABILITIES }),
+    DescribeNamespace: (req) => {
+      if (req.id) {
+        const found = [...engine.namespaces.values()].find((n) => n.id === req.id);
+        if (!found) throw errors.namespaceNotFound(req.id);
+        return describeNamespace(found);
+      }
+      return describeNamespace(ns(req));
+    },
+    ListNamespaces: () => ({ namespaces: [...engine.namespaces.values()].map(describeNamespace) }),
+    RegisterNamespace: (req) => {
+      if (!req.namespace) throw errors.invalidArgument('Namespace not set on request.');
+      if (engine.namespaces.has(req.namespace)) {
+        throw new ApiError(Status.ALREADY_EXISTS, 'Namespace already exists.', { type: 'temporal.api.errordetails.v1.NamespaceAlreadyExistsFailure', value: {} });
+      }
+      const retention = req.workflowExecutionRetentionPeriod ? Math.floor(Number(req.workflowExecutionRetentionPeriod.seconds ?? 0)) : 86400;
+      engine.registerNamespace(req.namespace, {}, retention, req.description);
+      return {};
+    },
+    StartWorkflowExecution: (req) => {
+      const { run, started } = startWorkflow(engine, ns(req), req);
+      return { runId: run.runId, started, status: 'WORKFLOW_EXECUTION_STATUS_RUNNING' };
+    },
+    SignalWithStartWorkflowExecution: (req) => signalWithStart(engine, ns(req), req),
+    SignalWorkflowExecution: (req) => signalWorkflow(engine, ns(req), req),
+    RequestCancelWorkflowExecution: (req) => requestCancelWorkflow(engine, ns(req), req),
+    TerminateWorkflowExecution: (req) => {
+      const run = engine.findOpenRun(ns(req), req.workflowExecution);
+      if (req.firstExecutionRunId && run.firstExecutionRunId !== req.firstExecutionRunId) throw errors.workflowNotFound(run.workflowId);
+      terminateRun(engine, run, req.reason, req.details, req.identity);
+      return {};
+    },
+    DescribeWorkflowExecution: (req) => describeWorkflow(engine, ns(req), req),
+    GetWorkflowExecutionHistory: (req, call) => getHistory(engine, ns(req), req, call),
+    GetWorkflowExecutionHistoryReverse: (req) => getHistoryReverse(engine, ns(req), req),
+    ListWorkflowExecutions: (req) => listWorkflows(ns(req), req),
+    ScanWorkflowExecutions: (req) => listWorkflows(ns(req), req),
+    ListOpenWorkflowExecutions: (req) => listWorkflows(ns(req), { ...req, query: 'ExecutionStatus = "Running"' }),
+    ListClosedWorkflowExecutions: (req) => listWorkflows(ns(req), { ...req, query: 'ExecutionStatus != "Running"' }),
+    CountWorkflowExecutions: (req) => countWorkflows(ns(req), req),
+    GetSearchAttributes: () => {
+      const keys: Record<string, string> = {};
+      for (const n of engine.namespaces.values()) for (const [k, t] of n.searchAttributes) keys[k] = 'INDEXED_VALUE_TYPE_' + t.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();
+      return { keys };
+    },
+
+    PollWorkflowTaskQueue: (req, call) => {
+      const n = ns(req);
+      const name = requireTaskQueue(req);
+      if (req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY') return idlePoll(call);
+      return longPoll(engine.wfQueue(n.name, name), req.identity, call);
+    },
+    PollActivityTaskQueue: (req, call) => {
+      const n = ns(req);
+      return longPoll(engine.actQueue(n.name, requireTaskQueue(req)), req.identity, call);
+    },
+    RespondWorkflowTaskCompleted: (req) => respondWorkflowTaskCompleted(engine, req),
+    RespondWorkflowTaskFailed: (req) => respondWorkflowTaskFailed(engine, req),
+    RespondQueryTaskCompleted: (req) => respondQueryTaskCompleted(engine, req),
+    RecordActivityTaskHeartbeat: (req) => activityRpc.heartbeat(engine, req),
+    RecordActivityTaskHeartbeatById: (req) => activityRpc.heartbeatById(engine, req),
+    RespondActivityTaskCompleted: (req) => activityRpc.completed(engine, req),
+    RespondActivityTaskCompletedById: (req) => activityRpc.completedById(engine, req),
+    RespondActivityTaskFailed: (req) => activityRpc.failed(engine, req),
+    RespondActivityTaskFailedById: (req) => activityRpc.failedById(engine, req),
+    RespondActivityTaskCanceled: (req) => activityRpc.canceled(engine, req),
+    RespondActivityTaskCanceledById: (req) => activityRpc.canceledById(engine, req),
+    QueryWorkflow: (req, call) => queryWorkflow(engine, ns(req), req, call),
+    UpdateWorkflowExecution: (req, call) => updateWorkflow(engine, ns(req), req, call),
+    PollWorkflowExecutionUpdate: (req, call) => pollUpdate(engine, ns(req), req, call),
+    ExecuteMultiOperation: (req, call) => executeMultiOperation(engine, ns(req), req, call),
+    ShutdownWorker: () => ({}),
+    RecordWorkerHeartbeat: () => ({}),
+    ResetStickyTaskQueue: () => ({}),
+  };
+}
+
+/** Update-with-start: the start operation (usually USE_EXISTING) followed by the update on that run. */
+async function executeMultiOperation(engine: Engine, n: Namespace, req: P, call: HandlerCall): Promise<P> {
+  const ops: P[] = req.operations ?? [];
+  const startReq = ops[0]?.startWorkflow;
+  const updateReq = ops[1]?.updateWorkflow;
+  if (ops.length !== 2 || !startReq || !updateReq) throw errors.invalidArgument('ExecuteMultiOperation supports exactly [startWorkflow, updateWorkflow].');
+  let started;
+  try {
+    started = startWorkflow(engine, n, { ...startReq, namespace: n.name });
+  } catch (e) {
+    if (e instanceof ApiError) throw multiOpFailure(e, 0);
+    throw e;
+  }
+  const { run } = started;
+  try {
+    const u = admitUpdate(engine, run, updateReq.request);
+    const updateResp = await awaitUpdate(run, u, updateReq.waitPolicy, call);
+    return { responses: [{ startWorkflow: { runId: run.runId, started: started.started, status: 'WORKFLOW_EXECUTION_STATUS_RUNNING' } }, { updateWorkflow: updateResp }] };
+  } catch (e) {
+    if (e instanceof ApiError) throw multiOpFailure(e, 1);
+    throw e;
+  }
+}
+
+function multiOpFailure(e: ApiError, failedIndex: number): ApiError {
+  const statusOf = (err: ApiError): P => ({ code: err.code, message: err.message, details: err.detail ? [packAny(err.detail.type, err.detail.value)] : [] });
+  const aborted = { code: Status.ABORTED, message: 'Operation was aborted.', details: [packAny('temporal.api.failure.v1.MultiOperationExecutionAborted', {})] };
+  const statuses = failedIndex === 0 ? [statusOf(e), aborted] : [aborted, statusOf(e)];
+  return new ApiError(e.code, `MultiOperation could not be executed: ${e.message}`, { type: 'temporal.api.errordetails.v1.MultiOperationExecutionFailure', value: { statuses } });
+}

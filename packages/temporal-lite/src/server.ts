@@ -1,0 +1,72 @@
+/** Assembles engine + gRPC services into a running server. */
+import * as grpc from '@grpc/grpc-js';
+import { installActivities } from './engine/activities';
+import { installChildren } from './engine/children';
+import { Engine } from './engine/engine';
+import { dispatchQueries } from './engine/queries';
+import { installUpdates } from './engine/updates';
+import { installWorkflowTasks } from './engine/workflow-tasks';
+import { operatorServiceHandlers } from './grpc/operator-service';
+import { createGrpcServer } from './grpc/server';
+import { healthHandlers, testServiceHandlers } from './grpc/test-service';
+import { workflowServiceHandlers } from './grpc/workflow-service';
+import { SERVICE_NAMES } from './proto';
+import type { SearchAttributeType } from './visibility';
+
+export interface ServerOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  host?: string;
+  timeSkipping?: boolean;
+  namespace?: string;
+  searchAttributes?: Record<string, SearchAttributeType>;
+}
+
+export interface RunningServer {
+  address: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export function createEngine(opts: ServerOptions): Engine {
+  const engine = new Engine({ timeSkipping: !!opts.timeSkipping, namespace: opts.namespace ?? 'default', searchAttributes: opts.searchAttributes });
+  installWorkflowTasks(engine);
+  installActivities(engine);
+  installUpdates(engine);
+  installChildren(engine);
+  engine.onRunClosed.push((run) => dispatchQueries(engine, run));
+  return engine;
+}
+
+export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
+  const engine = createEngine(opts);
+  const server = createGrpcServer({
+    [SERVICE_NAMES.workflow]: workflowServiceHandlers(engine),
+    [SERVICE_NAMES.operator]: operatorServiceHandlers(engine),
+    [SERVICE_NAMES.test]: testServiceHandlers(engine),
+    [SERVICE_NAMES.health]: healthHandlers(),
+  });
+  const host = opts.host ?? '127.0.0.1';
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${opts.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p)));
+  });
+  return {
+    address: `${host}:${port}`,
+    port,
+    stop: async () => {
+      engine.clock.stop();
+      for (const q of engine.wfQueues.values()) q.releaseAll();
+      for (const q of engine.actQueues.values()) q.releaseAll();
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    },
+  };
+}

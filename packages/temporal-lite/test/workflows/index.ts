@@ -1,0 +1,192 @@
+/* Workflows used by the conformance tests (run inside the SDK's workflow sandbox). */
+import {
+  proxyActivities, sleep, defineSignal, defineQuery, defineUpdate, setHandler, condition, workflowInfo,
+  ApplicationFailure, CancellationScope, isCancellation, startChild, executeChild, continueAsNew,
+  upsertSearchAttributes, getExternalWorkflowHandle, ActivityCancellationType, patched, proxyLocalActivities,
+  upsertMemo, ParentClosePolicy,
+} from '@temporalio/workflow';
+
+export interface Acts {
+  greet(name: string): Promise<string>;
+  flaky(key: string, failTimes: number): Promise<number>;
+  failNonRetryable(): Promise<void>;
+  slow(ms: number): Promise<string>;
+  heartbeating(ms: number): Promise<string>;
+  attemptInfo(): Promise<{ attempt: number; details: unknown }>;
+}
+
+const acts = proxyActivities<Acts>({ startToCloseTimeout: '10s', retry: { initialInterval: '50ms', maximumAttempts: 5 } });
+
+export const goSignal = defineSignal<[string]>('go');
+export const stateQuery = defineQuery<string>('state');
+export const setValue = defineUpdate<string, [string]>('setValue');
+
+export async function greetWf(name: string): Promise<string> {
+  return await acts.greet(name);
+}
+
+export async function retryWf(key: string, failTimes: number): Promise<number> {
+  return await acts.flaky(key, failTimes);
+}
+
+export async function nonRetryableWf(): Promise<void> {
+  await proxyActivities<Acts>({ startToCloseTimeout: '10s', retry: { initialInterval: '10ms', maximumAttempts: 5 } }).failNonRetryable();
+}
+
+export async function exhaustRetriesWf(key: string): Promise<number> {
+  return await proxyActivities<Acts>({ startToCloseTimeout: '10s', retry: { initialInterval: '10ms', maximumAttempts: 3 } }).flaky(key, 100);
+}
+
+export async function activityTimeoutWf(ms: number): Promise<string> {
+  return await proxyActivities<Acts>({ startToCloseTimeout: '200ms', retry: { maximumAttempts: 2, initialInterval: '10ms' } }).slow(ms);
+}
+
+export async function heartbeatTimeoutWf(): Promise<{ attempt: number; details: unknown }> {
+  const a = proxyActivities<Acts>({ startToCloseTimeout: '20s', heartbeatTimeout: '300ms', retry: { maximumAttempts: 3, initialInterval: '10ms' } });
+  return await a.attemptInfo();
+}
+
+export async function sleepWf(ms: number): Promise<number> {
+  const start = Date.now();
+  await sleep(ms);
+  return Date.now() - start;
+}
+
+/** The app's shape: wait for an outcome (signal or update) with a deadline timer. */
+export async function outcomeWf(deadlineMs: number): Promise<string> {
+  let outcome: string | undefined;
+  let state = 'waiting';
+  setHandler(stateQuery, () => state);
+  setHandler(goSignal, (v) => { outcome = `signal:${v}`; });
+  setHandler(setValue, async (v) => {
+    outcome = `update:${v}`;
+    return `accepted ${v}`;
+  }, { validator: (v) => { if (v === 'bad') throw new Error('rejected value'); } });
+  const got = await condition(() => outcome !== undefined, deadlineMs);
+  state = got ? 'settled' : 'expired';
+  if (!got) return 'deadline';
+  const r = await acts.greet(outcome!);
+  await condition(() => false, 1); // give the last handlers a turn
+  return r;
+}
+
+export async function queryableWf(): Promise<string> {
+  let state = 'started';
+  let done = false;
+  setHandler(stateQuery, () => state);
+  setHandler(goSignal, (v) => { state = v; if (v === 'finish') done = true; });
+  await condition(() => done);
+  return state;
+}
+
+export async function failingWf(msg: string): Promise<void> {
+  throw ApplicationFailure.nonRetryable(msg, 'MyError');
+}
+
+let counterForRetry = 0;
+export async function retryingWorkflow(): Promise<number> {
+  void counterForRetry;
+  const attempt = workflowInfo().attempt;
+  if (attempt < 3) throw ApplicationFailure.retryable(`attempt ${attempt}`);
+  return attempt;
+}
+
+export async function cancellableWf(): Promise<string> {
+  try {
+    await sleep('1 day');
+    return 'slept';
+  } catch (e) {
+    if (isCancellation(e)) {
+      await CancellationScope.nonCancellable(() => acts.greet('cleanup'));
+      throw e;
+    }
+    throw e;
+  }
+}
+
+export async function cancelActivityWf(mode: 'TRY_CANCEL' | 'WAIT_CANCELLATION_COMPLETED'): Promise<string> {
+  const a = proxyActivities<Acts>({
+    startToCloseTimeout: '20s', heartbeatTimeout: '2s',
+    cancellationType: mode === 'TRY_CANCEL' ? ActivityCancellationType.TRY_CANCEL : ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  });
+  try {
+    await CancellationScope.withTimeout(300, () => a.heartbeating(10_000));
+    return 'completed';
+  } catch (e) {
+    return isCancellation(e) ? 'cancelled' : `other:${(e as Error).message}`;
+  }
+}
+
+export async function childWf(x: number): Promise<number> {
+  if (x < 0) throw ApplicationFailure.nonRetryable('negative', 'ChildError');
+  return x * 2;
+}
+
+export async function parentWf(x: number): Promise<number> {
+  return await executeChild(childWf, { args: [x], workflowId: `${workflowInfo().workflowId}-child` });
+}
+
+export async function parentAbandonWf(): Promise<string> {
+  const h = await startChild(queryableWf, { workflowId: `${workflowInfo().workflowId}-child`, parentClosePolicy: ParentClosePolicy.ABANDON });
+  return h.workflowId;
+}
+
+export async function parentTerminateWf(): Promise<string> {
+  const h = await startChild(queryableWf, { workflowId: `${workflowInfo().workflowId}-child` });
+  return h.workflowId;
+}
+
+export async function canWf(n: number): Promise<number> {
+  if (n > 0) await continueAsNew<typeof canWf>(n - 1);
+  return workflowInfo().continuedFromExecutionRunId ? 100 : 0;
+}
+
+export async function signalOtherWf(target: string): Promise<string> {
+  try {
+    await getExternalWorkflowHandle(target).signal(goSignal, 'from-other');
+    return 'ok';
+  } catch (e) {
+    return `failed:${(e as Error).name}`;
+  }
+}
+
+export async function cancelOtherWf(target: string): Promise<string> {
+  try {
+    await getExternalWorkflowHandle(target).cancel();
+    return 'ok';
+  } catch (e) {
+    return `failed:${(e as Error).name}`;
+  }
+}
+
+export async function upsertWf(): Promise<string> {
+  upsertSearchAttributes({ CustomKeywordField: ['upserted'] });
+  upsertMemo({ note: 'hello' });
+  await sleep(10);
+  return 'ok';
+}
+
+export async function badUpsertWf(): Promise<void> {
+  upsertSearchAttributes({ NotRegisteredAttr: ['x'] });
+  await sleep(10);
+}
+
+export async function localActivityWf(): Promise<string> {
+  const la = proxyLocalActivities<Acts>({ startToCloseTimeout: '5s' });
+  const p = patched('my-patch');
+  return `${await la.greet('local')}:${p}`;
+}
+
+export async function signalDuringTaskWf(): Promise<string[]> {
+  const got: string[] = [];
+  setHandler(goSignal, (v) => { got.push(v); });
+  await condition(() => got.includes('stop'));
+  return got;
+}
+
+export async function updateThenCompleteWf(): Promise<string> {
+  let v = '';
+  setHandler(setValue, (x) => { v = x; return `got ${x}`; });
+  await condition(() => v !== '');
+  return v;
+}
