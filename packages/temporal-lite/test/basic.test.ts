@@ -1,5 +1,5 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ActivityFailure, ApplicationFailure, TimeoutFailure, RetryState } from '@temporalio/common';
 import { startHarness, uid, type Harness } from './helpers';
 import * as wf from './workflows';
 
@@ -11,7 +11,174 @@ afterAll(async () => {
   await h?.stop();
 });
 
+const opts = (p: string) => ({ taskQueue: h.taskQueue, workflowId: uid(p) });
+
 test('start → activity → complete', async () => {
-  const r = await h.env.client.workflow.execute(wf.greetWf, { taskQueue: h.taskQueue, workflowId: uid('greet'), args: ['bob'] });
+  const r = await h.env.client.workflow.execute(wf.greetWf, { ...opts('greet'), args: ['bob'] });
   expect(r).toBe('hello bob');
+});
+
+test('activity retried by the server until it succeeds; one ActivityTaskStarted with the final attempt', async () => {
+  const key = uid('k');
+  const handle = await h.env.client.workflow.start(wf.retryWf, { ...opts('retry'), args: [key, 2] });
+  expect(await handle.result()).toBe(3);
+  const { events } = await handle.fetchHistory();
+  const started = events!.filter((e) => e.activityTaskStartedEventAttributes);
+  expect(started).toHaveLength(1);
+  expect(started[0]!.activityTaskStartedEventAttributes!.attempt).toBe(3);
+  const scheduled = events!.find((e) => e.activityTaskScheduledEventAttributes)!.activityTaskScheduledEventAttributes!;
+  // server fills the retry policy defaults and the missing schedule-to-close timeout
+  expect(scheduled.retryPolicy!.backoffCoefficient).toBe(2);
+  expect(scheduled.retryPolicy!.maximumAttempts).toBe(5);
+});
+
+test('non-retryable activity failure fails the workflow with ActivityFailure', async () => {
+  const err = await h.env.client.workflow.execute(wf.nonRetryableWf, opts('nonretry')).catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(err.cause).toBeInstanceOf(ActivityFailure);
+  expect(err.cause.cause).toBeInstanceOf(ApplicationFailure);
+  expect(err.cause.cause.type).toBe('PermanentError');
+  expect(err.cause.retryState).toBe(RetryState.NON_RETRYABLE_FAILURE);
+});
+
+test('maximum attempts reached', async () => {
+  const err = await h.env.client.workflow.execute(wf.exhaustRetriesWf, { ...opts('exhaust'), args: [uid('k')] }).catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(err.cause).toBeInstanceOf(ActivityFailure);
+  expect(err.cause.retryState).toBe(RetryState.MAXIMUM_ATTEMPTS_REACHED);
+  expect(err.cause.cause.message).toBe('flaky failure 3');
+});
+
+test('start-to-close timeout → TimeoutFailure after retries', async () => {
+  const err = await h.env.client.workflow.execute(wf.activityTimeoutWf, { ...opts('s2c'), args: [2000] }).catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(err.cause).toBeInstanceOf(ActivityFailure);
+  expect(err.cause.cause).toBeInstanceOf(TimeoutFailure);
+  expect(err.cause.cause.timeoutType).toBe('START_TO_CLOSE');
+});
+
+test('heartbeat timeout retries and carries heartbeat details to the next attempt', async () => {
+  const r = await h.env.client.workflow.execute(wf.heartbeatTimeoutWf, opts('hb'));
+  expect(r).toEqual({ attempt: 2, details: 'from-attempt-1' });
+});
+
+test('timers are skipped with time skipping; workflow clock is the virtual clock', async () => {
+  const t0 = await h.env.currentTimeMs();
+  const wall = Date.now();
+  const r = await h.env.client.workflow.execute(wf.sleepWf, { ...opts('sleep'), args: [3_600_000] });
+  expect(r).toBeGreaterThanOrEqual(3_600_000);
+  expect(Date.now() - wall).toBeLessThan(5000);
+  expect((await h.env.currentTimeMs()) - t0).toBeGreaterThanOrEqual(3_600_000);
+});
+
+test('env.sleep advances virtual time', async () => {
+  const t0 = await h.env.currentTimeMs();
+  await h.env.sleep('1 day');
+  expect((await h.env.currentTimeMs()) - t0).toBeGreaterThanOrEqual(86_400_000);
+});
+
+test('outcome via signal before the deadline', async () => {
+  const handle = await h.env.client.workflow.start(wf.outcomeWf, { ...opts('outcome-sig'), args: [600_000] });
+  await handle.signal(wf.goSignal, 'ok');
+  expect(await handle.result()).toBe('hello signal:ok');
+});
+
+test('outcome deadline fires when nothing arrives', async () => {
+  const r = await h.env.client.workflow.execute(wf.outcomeWf, { ...opts('outcome-deadline'), args: [600_000] });
+  expect(r).toBe('deadline');
+});
+
+test('outcome via update (executeUpdate), validator rejection leaves no events', async () => {
+  const handle = await h.env.client.workflow.start(wf.outcomeWf, { ...opts('outcome-upd'), args: [600_000] });
+  const rejected = await handle.executeUpdate(wf.setValue, { args: ['bad'] }).catch((e) => e);
+  expect(rejected).toBeInstanceOf(WorkflowUpdateFailedError);
+  expect(rejected.cause.message).toBe('rejected value');
+  const before = (await handle.fetchHistory()).events!.length;
+  expect(before).toBeGreaterThan(0);
+  const hist = (await handle.fetchHistory()).events!;
+  expect(hist.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(false);
+  expect(await handle.executeUpdate(wf.setValue, { args: ['good'] })).toBe('accepted good');
+  expect(await handle.result()).toBe('hello update:good');
+  const events = (await handle.fetchHistory()).events!;
+  expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+  expect(events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(1);
+});
+
+test('startUpdate with ACCEPTED wait stage, then result; duplicate update id returns the same outcome', async () => {
+  const handle = await h.env.client.workflow.start(wf.updateThenCompleteWf, opts('upd-accepted'));
+  const uh = await handle.startUpdate(wf.setValue, { args: ['x'], waitForStage: 'ACCEPTED', updateId: 'u1' });
+  expect(await uh.result()).toBe('got x');
+  const again = await handle.executeUpdate(wf.setValue, { args: ['y'], updateId: 'u1' });
+  expect(again).toBe('got x');
+  expect(await handle.result()).toBe('x');
+  const upd = await handle.executeUpdate(wf.setValue, { args: ['z'] }).catch((e) => e);
+  expect(upd).toBeInstanceOf(WorkflowNotFoundError);
+});
+
+test('queries: while running and after completion', async () => {
+  const handle = await h.env.client.workflow.start(wf.queryableWf, opts('query'));
+  expect(await handle.query(wf.stateQuery)).toBe('started');
+  await handle.signal(wf.goSignal, 'middle');
+  expect(await handle.query(wf.stateQuery)).toBe('middle');
+  await handle.signal(wf.goSignal, 'finish');
+  expect(await handle.result()).toBe('finish');
+  expect(await handle.query(wf.stateQuery)).toBe('finish');
+});
+
+test('unknown query type is rejected with the worker message', async () => {
+  const handle = await h.env.client.workflow.start(wf.queryableWf, opts('query-unknown'));
+  const err = await handle.query('nope').catch((e) => e);
+  expect(err).toBeInstanceOf(Error);
+  expect(String(err.message)).toMatch(/nope/);
+  await handle.terminate('done');
+});
+
+test('workflow id conflict → WorkflowExecutionAlreadyStartedError; same request id dedups', async () => {
+  const o = opts('dup');
+  const handle = await h.env.client.workflow.start(wf.queryableWf, o);
+  const err = await h.env.client.workflow.start(wf.queryableWf, o).catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+  const existing = await h.env.client.workflow.start(wf.queryableWf, { ...o, workflowIdConflictPolicy: 'USE_EXISTING' });
+  expect(existing.firstExecutionRunId).toBe(handle.firstExecutionRunId);
+  const raw = h.env.client.workflowService;
+  const req = { namespace: 'default', workflowId: uid('raw'), workflowType: { name: 'queryableWf' }, taskQueue: { name: h.taskQueue }, requestId: 'same-req' };
+  const a = await raw.startWorkflowExecution(req);
+  const b = await raw.startWorkflowExecution(req);
+  expect(b.runId).toBe(a.runId);
+  await h.env.client.workflow.getHandle(req.workflowId).terminate();
+  await handle.terminate();
+});
+
+test('reuse policy REJECT_DUPLICATE and ALLOW_DUPLICATE_FAILED_ONLY', async () => {
+  const o = opts('reuse');
+  await h.env.client.workflow.execute(wf.greetWf, { ...o, args: ['a'] });
+  const e1 = await h.env.client.workflow.start(wf.greetWf, { ...o, args: ['a'], workflowIdReusePolicy: 'REJECT_DUPLICATE' }).catch((e) => e);
+  expect(e1).toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+  const e2 = await h.env.client.workflow.start(wf.greetWf, { ...o, args: ['a'], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' }).catch((e) => e);
+  expect(e2).toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+  expect(await h.env.client.workflow.execute(wf.greetWf, { ...o, args: ['b'] })).toBe('hello b');
+});
+
+test('terminate-existing conflict policy', async () => {
+  const o = opts('term-existing');
+  const first = await h.env.client.workflow.start(wf.queryableWf, o);
+  const second = await h.env.client.workflow.start(wf.queryableWf, { ...o, workflowIdConflictPolicy: 'TERMINATE_EXISTING' });
+  expect(second.firstExecutionRunId).not.toBe(first.firstExecutionRunId);
+  expect((await h.env.client.workflow.getHandle(o.workflowId, first.firstExecutionRunId).describe()).status.name).toBe('TERMINATED');
+  await second.terminate();
+});
+
+test('unknown workflow → WorkflowNotFoundError', async () => {
+  const handle = h.env.client.workflow.getHandle(uid('missing'));
+  await expect(handle.describe()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await expect(handle.signal(wf.goSignal, 'x')).rejects.toBeInstanceOf(WorkflowNotFoundError);
+  await expect(handle.result()).rejects.toBeInstanceOf(WorkflowNotFoundError);
+});
+
+test('workflow failure surfaces ApplicationFailure with type', async () => {
+  const err = await h.env.client.workflow.execute(wf.failingWf, { ...opts('fail'), args: ['boom'] }).catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(err.cause).toBeInstanceOf(ApplicationFailure);
+  expect(err.cause.type).toBe('MyError');
+  expect(err.cause.message).toBe('boom');
 });

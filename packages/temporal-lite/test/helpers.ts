@@ -12,7 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createLocalTestEnv, createTimeSkippingTestEnv } from '../src/testing';
 
 try {
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR'), telemetryOptions: { logging: { filter: 'ERROR', forward: {} } } });
 } catch {
   // already installed in this process
 }

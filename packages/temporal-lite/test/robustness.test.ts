@@ -182,7 +182,10 @@ describe('RPCs the server does not serve → UNIMPLEMENTED', () => {
 describe('abandoned long polls', () => {
   it('a poll whose caller gives up does not wedge the queue', async () => {
     const taskQueue = { name: `abandoned-${randomUUID()}` };
-    await expectCode(call('PollWorkflowTaskQueue', { namespace: NAMESPACE, taskQueue, identity: 'x' }, 300), grpc.status.DEADLINE_EXCEEDED);
+    // Like the real frontend, the server may answer an empty poll just before the caller's deadline.
+    const abandoned = await call('PollWorkflowTaskQueue', { namespace: NAMESPACE, taskQueue, identity: 'x' }, 300);
+    if (abandoned.error) expect(codeName(abandoned.error.code)).toBe('DEADLINE_EXCEEDED');
+    else expect(abandoned.response?.taskToken).toBeUndefined();
     // A task added after the abandoned poll must reach the next poller rather than the dead one.
     expect((await call('StartWorkflowExecution', startRequest({ taskQueue }))).error).toBeUndefined();
     const { error, response } = await call('PollWorkflowTaskQueue', { namespace: NAMESPACE, taskQueue, identity: 'x' }, 10_000);

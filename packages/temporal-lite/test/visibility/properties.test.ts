@@ -16,7 +16,8 @@ const recordArb: fc.Arbitrary<VisibilityRecord> = fc
     runId: fc.constantFrom('r1', 'r2', 'r3'),
   })
   .map(({ start, runId, ...attrs }) => {
-    const defined = Object.fromEntries(Object.entries(attrs).filter(([, v]) => v !== undefined));
+    const defined: VisibilityRecord['searchAttributes'] = {};
+    for (const [k, v] of Object.entries(attrs)) if (v !== undefined) defined[k] = v;
     return withAttrs(defined, { runId, startTime: new Date(Date.UTC(2024, 0, 1, 0, 0, start)) });
   });
 
