@@ -100,6 +100,7 @@ describe('POST /v1/wallets/:id/grants', () => {
       kind: 'purchased', amountCredits: 10, expiresAt: '2020-01-01T00:00:00.000Z',
     });
     expectError(res, 400, 'InvalidInput');
+    expect(res.headers['x-credits-balance']).toBe('0');
     expect(await journalCount(t, walletId)).toBe(0);
   });
 

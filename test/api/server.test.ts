@@ -1,12 +1,14 @@
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { startApi } from '../../src/api/server';
+import { expectAuditClean } from '../support/audit';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 let db: TestDatabase;
 beforeAll(async () => {
   db = await createTestDatabase();
 });
+afterEach(async () => expectAuditClean(db.pool));
 afterAll(async () => db.drop());
 
 describe('startApi', () => {

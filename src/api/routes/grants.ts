@@ -17,6 +17,8 @@ export const grantRoute = defineRoute({
   successStatus: 201,
   response: GrantResponse,
   async handler({ params, body, principal, deps, ledgerIdempotencyKey, aboutWallet }) {
+    // Declared first so a refused grant still tells the client the balance it was refused against.
+    aboutWallet(params.id);
     // Refund lots made by hand get the same validity as automatic ones unless told otherwise.
     const defaultValidityDays =
       body.kind === 'refund' && body.expiresAt === undefined ? deps.config.policy.refundLotValidityDays : undefined;
@@ -35,7 +37,6 @@ export const grantRoute = defineRoute({
       subscriptionPeriodId: body.subscriptionPeriodId,
       actor: `api-key:${principal!.keyId}`,
     });
-    aboutWallet(lot.walletId);
     return {
       lotId: lot.lotId,
       walletId: lot.walletId,
