@@ -1,0 +1,126 @@
+/**
+ * Real-time (dev-server form) environment: search attributes, visibility, update-with-start,
+ * async activity completion, and the error paths of the raw API.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, NamespaceNotFoundError, Client } from '@temporalio/client';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { startHarness, uid, useCli, type Harness } from './helpers';
+import * as wf from './workflows';
+
+const creditStatus = defineSearchAttributeKey('CreditStatus', SearchAttributeType.KEYWORD);
+const creditAmount = defineSearchAttributeKey('CreditAmount', SearchAttributeType.INT);
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('local', { server: { searchAttributes: [creditStatus, creditAmount] } });
+}, 60_000);
+afterAll(async () => {
+  await h?.stop();
+});
+
+const opts = (p: string) => ({ taskQueue: h.taskQueue, workflowId: uid(p) });
+
+test('search attributes at start, list and count with a query', async () => {
+  const tag = uid('tag');
+  const a = await h.env.client.workflow.start(wf.queryableWf, { ...opts('sa-a'), typedSearchAttributes: [{ key: creditStatus, value: tag }, { key: creditAmount, value: 10 }] });
+  const b = await h.env.client.workflow.start(wf.queryableWf, { ...opts('sa-b'), typedSearchAttributes: [{ key: creditStatus, value: tag }, { key: creditAmount, value: 30 }] });
+  const listed: string[] = [];
+  for await (const x of h.env.client.workflow.list({ query: `CreditStatus = "${tag}" AND CreditAmount > 20` })) listed.push(x.workflowId);
+  expect(listed).toEqual([b.workflowId]);
+  const all: string[] = [];
+  for await (const x of h.env.client.workflow.list({ query: `CreditStatus = "${tag}"` })) all.push(x.workflowId);
+  expect(all).toEqual([b.workflowId, a.workflowId]); // StartTime desc
+  expect((await h.env.client.workflow.count(`CreditStatus = "${tag}"`)).count).toBe(2);
+  const d = await a.describe();
+  expect(d.typedSearchAttributes.get(creditAmount)).toBe(10);
+  await a.terminate();
+  await b.terminate();
+  expect((await h.env.client.workflow.count(`CreditStatus = "${tag}" AND ExecutionStatus = "Terminated"`)).count).toBe(2);
+});
+
+test('unknown search attribute at start → INVALID_ARGUMENT; bad list query → error', async () => {
+  const bogus = defineSearchAttributeKey('NotRegisteredAttr', SearchAttributeType.KEYWORD);
+  const err = await h.env.client.workflow.start(wf.queryableWf, { ...opts('sa-bad'), typedSearchAttributes: [{ key: bogus, value: 'x' }] }).catch((e) => e);
+  expect(err.cause.code).toBe(grpc.status.INVALID_ARGUMENT);
+  expect(err.cause.details).toMatch(/NotRegisteredAttr/);
+  const it = h.env.client.workflow.list({ query: 'NoSuchAttr = 1' });
+  await expect((async () => { for await (const _ of it) void _; })()).rejects.toThrow();
+});
+
+test('upsert search attributes + memo from the workflow', async () => {
+  const handle = await h.env.client.workflow.start(wf.upsertWf, opts('upsert'));
+  await handle.result();
+  const d = await handle.describe();
+  expect(d.searchAttributes.CustomKeywordField).toEqual(['upserted']);
+  expect(d.memo).toEqual({ note: 'hello' });
+});
+
+test('OperatorService: add/list/remove search attributes', async () => {
+  const name = `Attr${uid('x').replace(/-/g, '')}`;
+  await h.env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { [name]: 2 /* KEYWORD */ } });
+  const listed = await h.env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
+  expect(listed.customAttributes[name]).toBe(2);
+  expect(listed.customAttributes.CreditAmount).toBe(3 /* INT */);
+  await h.env.connection.operatorService.removeSearchAttributes({ namespace: 'default', searchAttributes: [name] });
+  const after = await h.env.connection.operatorService.listSearchAttributes({ namespace: 'default' });
+  expect(after.customAttributes[name]).toBeUndefined();
+});
+
+test('update-with-start (ExecuteMultiOperation)', async () => {
+  const o = opts('uws');
+  const startOp = new WithStartWorkflowOperation(wf.updateThenCompleteWf, { ...o, workflowIdConflictPolicy: 'USE_EXISTING' });
+  const r = await h.env.client.workflow.executeUpdateWithStart(wf.setValue, { args: ['v1'], startWorkflowOperation: startOp });
+  expect(r).toBe('got v1');
+  const handle = await startOp.workflowHandle();
+  expect(await handle.result()).toBe('v1');
+  const startOp2 = new WithStartWorkflowOperation(wf.updateThenCompleteWf, { ...o, workflowIdConflictPolicy: 'FAIL', workflowIdReusePolicy: 'REJECT_DUPLICATE' });
+  await expect(h.env.client.workflow.executeUpdateWithStart(wf.setValue, { args: ['v2'], startWorkflowOperation: startOp2 })).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+});
+
+test('raw API error paths: unknown namespace, bogus task tokens, missing fields', async () => {
+  const svc = h.env.connection.workflowService;
+  const code = (p: Promise<unknown>) => p.then(() => 'OK', (e: grpc.ServiceError) => e.code);
+  expect(await code(svc.describeNamespace({ namespace: 'nope' }))).toBe(grpc.status.NOT_FOUND);
+  const c2 = new Client({ connection: h.env.connection, namespace: 'nope' });
+  await expect(c2.workflow.start(wf.greetWf, { ...opts('ns'), args: ['x'] })).rejects.toBeInstanceOf(NamespaceNotFoundError);
+  expect(await code(svc.respondWorkflowTaskCompleted({ namespace: 'default', taskToken: Buffer.from('garbage') }))).toBe(grpc.status.INVALID_ARGUMENT);
+  const stale = Buffer.from(JSON.stringify({ k: 'wft', ns: 'default', wid: 'x', rid: 'y', id: 1, n: 1 }));
+  expect(await code(svc.respondWorkflowTaskCompleted({ namespace: 'default', taskToken: stale }))).toBe(grpc.status.NOT_FOUND);
+  expect(await code(svc.respondActivityTaskCompleted({ namespace: 'default', taskToken: stale }))).toBe(grpc.status.INVALID_ARGUMENT);
+  expect(await code(svc.recordActivityTaskHeartbeat({ namespace: 'default', taskToken: Buffer.from(JSON.stringify({ k: 'act', ns: 'default', wid: 'x', rid: 'y', id: 1, n: 1 })) }))).toBe(grpc.status.NOT_FOUND);
+  expect(await code(svc.startWorkflowExecution({ namespace: 'default' }))).toBe(grpc.status.INVALID_ARGUMENT);
+  expect(await code(svc.startWorkflowExecution({ namespace: 'default', workflowId: 'a', workflowType: { name: 't' } }))).toBe(grpc.status.INVALID_ARGUMENT);
+  expect(await code(svc.signalWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: uid('none') }, signalName: 's' }))).toBe(grpc.status.NOT_FOUND);
+  expect(await code(svc.pollWorkflowTaskQueue({ namespace: 'default' }))).toBe(grpc.status.INVALID_ARGUMENT);
+  if (!useCli) expect(await code(svc.listBatchOperations({ namespace: 'default' }))).toBe(grpc.status.UNIMPLEMENTED);
+});
+
+test('async activity completion by id is rejected for unknown activities', async () => {
+  const handle = await h.env.client.workflow.start(wf.queryableWf, opts('async'));
+  await expect(h.env.client.activity.complete({ workflowId: handle.workflowId, activityId: 'nope' }, 'r')).rejects.toThrow();
+  await handle.terminate();
+});
+
+test('200 concurrent workflows', async () => {
+  const handles = await Promise.all(Array.from({ length: 200 }, (_, i) => h.env.client.workflow.start(wf.greetWf, { ...opts(`many${i}`), args: [`n${i}`] })));
+  const results = await Promise.all(handles.map((x) => x.result()));
+  expect(results[199]).toBe('hello n199');
+}, 120_000);
+
+test('history paging and long-poll for new events', async () => {
+  const handle = await h.env.client.workflow.start(wf.signalDuringTaskWf, opts('paging'));
+  for (let i = 0; i < 5; i++) await handle.signal(wf.goSignal, `p${i}`);
+  await handle.signal(wf.goSignal, 'stop');
+  await handle.result();
+  const svc = h.env.connection.workflowService;
+  const all: unknown[] = [];
+  let token: Uint8Array | undefined;
+  do {
+    const page = await svc.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId: handle.workflowId }, maximumPageSize: 3, nextPageToken: token });
+    all.push(...page.history!.events!);
+    token = page.nextPageToken && page.nextPageToken.length ? page.nextPageToken : undefined;
+  } while (token);
+  const full = (await handle.fetchHistory()).events!;
+  expect(all).toHaveLength(full.length);
+});
