@@ -90,7 +90,7 @@ export interface FieldIssue {
 
 /** A 400 naming each offending field; `prefix` says where it was (body, query, params, header). */
 export function validationError(error: ZodError, prefix?: string): ApiError {
-  const fields: FieldIssue[] = error.issues.flatMap((issue) => {
+  const issues: FieldIssue[] = error.issues.flatMap((issue) => {
     const base = [...(prefix ? [prefix] : []), ...issue.path.map(String)];
     // Unknown keys are reported on the parent; name each key so the client knows what to remove.
     if (issue.code === 'unrecognized_keys') {
@@ -98,6 +98,10 @@ export function validationError(error: ZodError, prefix?: string): ApiError {
     }
     return [{ path: base.join('.') || '(root)', reason: issue.message }];
   });
+  // One entry per field: several checks failing on one value read better as one reason list.
+  const byPath = new Map<string, string[]>();
+  for (const { path, reason } of issues) byPath.set(path, [...(byPath.get(path) ?? []), reason]);
+  const fields = [...byPath].map(([path, reasons]) => ({ path, reason: [...new Set(reasons)].join('; ') }));
   return new ApiError('ValidationError', `invalid request: ${fields.map((f) => f.path).join(', ')}`, { fields });
 }
 
@@ -125,7 +129,10 @@ export function toErrorResponse(error: unknown, logger: Logger): ErrorResponse {
   if (error instanceof PricingError) {
     return make(error.code, error.message, { fields: error.details.map((d) => ({ path: d.field, reason: d.reason })) });
   }
-  if (error instanceof ZodError) return make('ValidationError', validationError(error).message, validationError(error).details);
+  if (error instanceof ZodError) {
+    const validation = validationError(error);
+    return make('ValidationError', validation.message, validation.details);
+  }
   const parserError = error as BodyParserError;
   if (parserError?.type === 'entity.parse.failed') return make('ValidationError', 'request body is not valid JSON');
   if (parserError?.type === 'entity.too.large') return make('PayloadTooLarge', 'request body is too large');

@@ -11,6 +11,7 @@ export const AmountCredits = z
   // zod 4's int() accepts safe integers only, so this also refuses anything above 2^53-1.
   .int({ error: 'must be a whole number of credits, at most 2^53-1' })
   .positive({ error: 'must be positive' })
+  .max(Number.MAX_SAFE_INTEGER, { error: 'must be at most 2^53-1' }) // documents the bound in OpenAPI
   .meta({ description: 'Whole credits, 1 … 2^53-1', example: 100 });
 
 /** Non-negative credit counts in responses (balances, counters). */
