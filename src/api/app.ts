@@ -16,7 +16,10 @@ function requestLog(deps: AppDeps) {
     const startedMs = performance.now();
     res.on('finish', () => {
       deps.logger.info(
-        { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(performance.now() - startedMs) },
+        {
+          method: req.method, path: req.path, status: res.statusCode, principal: res.locals['principal'] as unknown,
+          durationMs: Math.round(performance.now() - startedMs),
+        },
         'request',
       );
     });

@@ -85,10 +85,12 @@ async function execute(x: Execution): Promise<StoredResponse> {
   return response;
 }
 
-async function handle(spec: RouteSpec, deps: AppDeps, req: Request): Promise<StoredResponse> {
+async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Response): Promise<StoredResponse> {
   const logger = deps.logger.child({ route: `${spec.method.toUpperCase()} ${spec.path}` });
   try {
     const principal = spec.access === 'public' ? null : await authenticate(deps.pool, req.header('authorization'));
+    // For the request log line: who called (never the key itself).
+    if (principal) res.locals['principal'] = { keyId: principal.keyId, role: principal.role };
     if (principal) authorize(principal, spec.access);
     if (spec.method !== 'post' || !principal) {
       return await execute({ spec, deps, req, principal, ledgerIdempotencyKey: null, logger });
@@ -119,6 +121,6 @@ function send(res: Response, response: StoredResponse): void {
 
 export function mountRoute(router: Router, spec: RouteSpec, deps: AppDeps): void {
   router[spec.method](spec.path, async (req: Request, res: Response) => {
-    send(res, await handle(spec, deps, req));
+    send(res, await handle(spec, deps, req, res));
   });
 }

@@ -22,11 +22,24 @@ describe('authentication', () => {
     },
   );
 
-  it('a revoked key → 401', async () => {
-    const key = await createKey(t, 'support');
+  it('a revoked key → 401 (DELETE /v1/api-keys/:id, idempotent)', async () => {
+    const created = await post(t, '/v1/api-keys', { role: 'support' });
+    const key = created.body.key as string;
     expect((await get(t, '/v1/price-book', key)).status).toBe(200);
-    await t.pool.query(`UPDATE api_keys SET revoked_at = now() WHERE role = 'support' AND revoked_at IS NULL`);
+    const revoke = () => request(t.app).delete(`/v1/api-keys/${created.body.id}`).set('Authorization', `Bearer ${t.adminKey}`);
+    const first = await revoke();
+    expect(first.status).toBe(200);
+    expect(first.body).toEqual({ id: created.body.id, revokedAt: expect.any(String) });
+    expect((await revoke()).body).toEqual(first.body);
     expectError(await get(t, '/v1/price-book', key), 401, 'Unauthorized');
+  });
+
+  it('revoking an unknown key → 404; a support key may not revoke', async () => {
+    const unknown = await request(t.app).delete(`/v1/api-keys/${randomUUID()}`).set('Authorization', `Bearer ${t.adminKey}`);
+    expectError(unknown, 404, 'NotFound');
+    const support = await createKey(t, 'support');
+    const res = await request(t.app).delete(`/v1/api-keys/${randomUUID()}`).set('Authorization', `Bearer ${support}`);
+    expectError(res, 403, 'Forbidden');
   });
 
   it('401 on a POST writes nothing and needs no Idempotency-Key', async () => {

@@ -64,8 +64,10 @@ describe('errors', () => {
     expectError(health, 503, 'ServiceUnavailable');
   });
 
-  it('API keys never reach the logs', async () => {
+  it('each request is logged as one JSON line with its principal; API keys never reach the logs', async () => {
     await createWallet(t);
+    const line = t.logLines.filter((l) => l.msg === 'request' && l.path === '/v1/wallets').pop();
+    expect(line).toMatchObject({ level: 'info', method: 'POST', status: 201, principal: { role: 'admin' } });
     expect(JSON.stringify(t.logLines)).not.toContain(t.adminKey);
   });
 });

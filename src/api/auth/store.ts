@@ -42,3 +42,14 @@ export async function upsertSeedAdminKey(pool: Pool, keyHash: string): Promise<v
     [keyHash],
   );
 }
+
+/** Revokes a key (idempotent: revoking again keeps the first revocation time). Null if no such key. */
+export async function revokeApiKey(pool: Pool, keyId: string): Promise<{ keyId: string; revokedAt: Date } | null> {
+  const result = await pool.query<{ key_id: string; revoked_at: Date }>(
+    `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, clock_timestamp())
+      WHERE key_id = $1::uuid RETURNING key_id::text, revoked_at`,
+    [keyId],
+  );
+  const row = result.rows[0];
+  return row ? { keyId: row.key_id, revokedAt: row.revoked_at } : null;
+}

@@ -30,3 +30,7 @@ export const ApiKeyResponse = z
     createdAt: Timestamp,
   })
   .meta({ id: 'ApiKey' });
+
+export const ApiKeyIdParams = z.object({ id: z.uuid() });
+
+export const RevokedApiKeyResponse = z.object({ id: z.uuid(), revokedAt: Timestamp }).meta({ id: 'RevokedApiKey' });

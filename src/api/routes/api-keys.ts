@@ -1,10 +1,11 @@
 /** API keys: admin creates them; the secret is returned once and only its sha256 is stored. */
 import { getWallet } from '../../ledger';
 import { generateApiKey, hashApiKey } from '../auth/keys';
-import { insertApiKey } from '../auth/store';
+import { insertApiKey, revokeApiKey } from '../auth/store';
+import { ApiError } from '../errors';
 import { defineRoute } from '../route';
 import { iso } from '../schemas/common';
-import { ApiKeyResponse, CreateApiKeyBody } from './api-keys.schemas';
+import { ApiKeyIdParams, ApiKeyResponse, CreateApiKeyBody, RevokedApiKeyResponse } from './api-keys.schemas';
 
 export const createApiKeyRoute = defineRoute({
   method: 'post',
@@ -24,5 +25,23 @@ export const createApiKeyRoute = defineRoute({
     });
     if (walletId) aboutWallet(walletId);
     return { id: keyId, key, role: body.role, walletId, label: body.label ?? null, createdAt: iso(createdAt) };
+  },
+});
+
+export const revokeApiKeyRoute = defineRoute({
+  method: 'delete',
+  path: '/v1/api-keys/:id',
+  summary: 'Revoke an API key (idempotent); it answers 401 from then on',
+  tag: 'admin',
+  access: ['admin'],
+  params: ApiKeyIdParams,
+  successStatus: 200,
+  response: RevokedApiKeyResponse,
+  async handler({ params, principal, deps }) {
+    // Revoking the key in use would lock the caller out mid-request; make them use another admin key.
+    if (params.id === principal!.keyId) throw new ApiError('Forbidden', 'an API key cannot revoke itself');
+    const revoked = await revokeApiKey(deps.pool, params.id);
+    if (!revoked) throw new ApiError('NotFound', 'API key not found');
+    return { id: revoked.keyId, revokedAt: iso(revoked.revokedAt) };
   },
 });

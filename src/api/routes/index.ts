@@ -1,6 +1,6 @@
 /** Every route of the API, in one list: mounted by app.ts and documented by openapi.ts from the same specs. */
 import type { RouteSpec } from '../route';
-import { createApiKeyRoute } from './api-keys';
+import { createApiKeyRoute, revokeApiKeyRoute } from './api-keys';
 import { auditRoute } from './audit';
 import { balanceRoute } from './balance';
 import { GENERATION_ROUTES } from './generations';
@@ -25,5 +25,6 @@ export const ROUTES: readonly RouteSpec[] = [
   priceBookRoute,
   auditRoute,
   createApiKeyRoute,
+  revokeApiKeyRoute,
   ...GENERATION_ROUTES,
 ];
