@@ -53,7 +53,7 @@ export async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   if (!Number.isInteger(opts.port) || opts.port < 0) throw new Error(`invalid port ${opts.port}`);
   const server = await startServer(opts);
-  console.error(`temporal-lite listening on ${server.address} (time skipping ${opts.timeSkipping ? 'on' : 'off'})`);
+  console.error(`temporal-lite listening on ${server.address} (time skipping ${opts.timeSkipping ? 'on' : 'off'}, ready in ${Math.round(process.uptime() * 1000)} ms)`);
   const stop = (): void => {
     void server.stop().then(() => process.exit(0));
   };

@@ -3,23 +3,48 @@
  * @temporalio/proto contains WorkflowService, OperatorService, TestService, grpc
  * health and google.rpc.Status, so one JSON descriptor serves every service.
  */
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires
 export const root: protobuf.Root = require('@temporalio/proto/protos/json-module.js');
 
 /**
- * Loader options, chosen so messages round-trip exactly:
+ * Conversion options (the same conventions as @grpc/proto-loader's), chosen so messages round-trip exactly:
  * - longs as strings: event ids / durations never lose precision; protobufjs accepts strings when encoding.
  * - enums as strings: readable and accepted by fromObject on the way out.
  * - bytes stay Buffers (payload data).
  * - defaults off: a missing field is `undefined`, so "not set" is distinguishable from zero.
  * - oneofs on: the virtual oneof name (e.g. `attributes: 'startTimerCommandAttributes'`) tells which arm is set.
  */
-export const loaderOptions: protoLoader.Options = { longs: String, enums: String, oneofs: true, defaults: false };
+export const toObjectOptions: protobuf.IConversionOptions = { longs: String, enums: String, oneofs: true, defaults: false };
 
-export const packageDefinition = protoLoader.fromJSON(root.toJSON(), loaderOptions);
+/**
+ * Service definitions for grpc-js, built straight from the protobufjs root. This is what
+ * proto-loader's fromJSON produces, but only for the services we serve: fromJSON builds
+ * serializers for every message of the whole Temporal API up front, which alone costs about
+ * a second of startup, and the SDK gives a launched server little time to answer.
+ */
+export function serviceDefinition(serviceName: string): grpc.ServiceDefinition {
+  const svc = root.lookupService(serviceName);
+  const def: Record<string, grpc.MethodDefinition<object, object>> = {};
+  for (const method of svc.methodsArray) {
+    method.resolve();
+    const req = method.resolvedRequestType!;
+    const res = method.resolvedResponseType!;
+    def[method.name] = {
+      path: `/${serviceName}/${method.name}`,
+      requestStream: !!method.requestStream,
+      responseStream: !!method.responseStream,
+      requestSerialize: (obj: object) => Buffer.from(req.encode(req.fromObject(obj)).finish()),
+      requestDeserialize: (buf: Buffer) => req.toObject(req.decode(buf), toObjectOptions),
+      responseSerialize: (obj: object) => Buffer.from(res.encode(res.fromObject(obj)).finish()),
+      responseDeserialize: (buf: Buffer) => res.toObject(res.decode(buf), toObjectOptions),
+      originalName: method.name[0]!.toLowerCase() + method.name.slice(1),
+    } as grpc.MethodDefinition<object, object>;
+  }
+  return def as grpc.ServiceDefinition;
+}
 
 export const SERVICE_NAMES = {
   workflow: 'temporal.api.workflowservice.v1.WorkflowService',

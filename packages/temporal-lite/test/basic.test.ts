@@ -127,7 +127,7 @@ test('queries: while running and after completion', async () => {
 
 test('unknown query type is rejected with the worker message', async () => {
   const handle = await h.env.client.workflow.start(wf.queryableWf, opts('query-unknown'));
-  const err = await handle.query('nope').catch((e) => e);
+  const err = await handle.query<string>('nope').catch((e: Error) => e) as Error;
   expect(err).toBeInstanceOf(Error);
   expect(String(err.message)).toMatch(/nope/);
   await handle.terminate('done');

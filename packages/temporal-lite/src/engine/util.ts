@@ -60,3 +60,20 @@ export function payloadsOf(p: P): P[] {
 
 let nonceCounter = 1;
 export const nextNonce = (): number => nonceCounter++;
+
+/** The real server's blob size error limit (per request payload group): 2 MiB. */
+export const BLOB_SIZE_LIMIT_ERROR = 2 * 1024 * 1024;
+
+export function payloadsSize(p: P): number {
+  let n = 0;
+  for (const x of p?.payloads ?? []) {
+    n += x?.data?.length ?? 0;
+    for (const v of Object.values((x?.metadata ?? {}) as Record<string, Uint8Array>)) n += v?.length ?? 0;
+  }
+  return n;
+}
+
+/** INVALID_ARGUMENT for payloads over the limit, as the real frontend answers. */
+export function checkBlobSize(...groups: P[]): void {
+  for (const g of groups) if (payloadsSize(g) > BLOB_SIZE_LIMIT_ERROR) throw errors.invalidArgument('Blob data size exceeds limit.');
+}

@@ -4,7 +4,7 @@
  * request can never take the server down.
  */
 import * as grpc from '@grpc/grpc-js';
-import { packageDefinition, SERVICE_NAMES } from '../proto';
+import { serviceDefinition, SERVICE_NAMES } from '../proto';
 import { ApiError } from './errors';
 import type { CallLike } from '../engine/updates';
 import type { P } from '../engine/types';
@@ -50,7 +50,7 @@ function toGrpcError(e: unknown, rpc: string): Partial<grpc.StatusObject> {
 export function createGrpcServer(handlers: Record<string, HandlerMap>): grpc.Server {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 128 * 1024 * 1024, 'grpc.max_send_message_length': 128 * 1024 * 1024 });
   for (const serviceName of Object.values(SERVICE_NAMES)) {
-    const def = packageDefinition[serviceName] as grpc.ServiceDefinition;
+    const def = serviceDefinition(serviceName);
     const own = handlers[serviceName] ?? {};
     const impl: grpc.UntypedServiceImplementation = {};
     for (const [method, m] of Object.entries(def)) {

@@ -7,7 +7,7 @@ import { countWorkflows, describeWorkflow, getHistory, getHistoryReverse, listWo
 import { requestCancelWorkflow, signalWithStart, signalWorkflow } from '../engine/signals';
 import type { Namespace, P } from '../engine/types';
 import { admitUpdate, awaitUpdate, pollUpdate, updateWorkflow } from '../engine/updates';
-import { dur, uuid } from '../engine/util';
+import { checkBlobSize, dur, uuid } from '../engine/util';
 import { respondWorkflowTaskCompleted, respondWorkflowTaskFailed } from '../engine/workflow-tasks';
 import type { TaskQueue } from '../engine/matching';
 import { ApiError, errors } from './errors';
@@ -104,11 +104,18 @@ export function workflowServiceHandlers(engine: Engine): HandlerMap {
       return {};
     },
     StartWorkflowExecution: (req) => {
+      checkBlobSize(req.input);
       const { run, started } = startWorkflow(engine, ns(req), req);
       return { runId: run.runId, started, status: 'WORKFLOW_EXECUTION_STATUS_RUNNING' };
     },
-    SignalWithStartWorkflowExecution: (req) => signalWithStart(engine, ns(req), req),
-    SignalWorkflowExecution: (req) => signalWorkflow(engine, ns(req), req),
+    SignalWithStartWorkflowExecution: (req) => {
+      checkBlobSize(req.input, req.signalInput);
+      return signalWithStart(engine, ns(req), req);
+    },
+    SignalWorkflowExecution: (req) => {
+      checkBlobSize(req.input);
+      return signalWorkflow(engine, ns(req), req);
+    },
     RequestCancelWorkflowExecution: (req) => requestCancelWorkflow(engine, ns(req), req),
     TerminateWorkflowExecution: (req) => {
       const run = engine.findOpenRun(ns(req), req.workflowExecution);
@@ -151,8 +158,14 @@ export function workflowServiceHandlers(engine: Engine): HandlerMap {
     RespondActivityTaskFailedById: (req) => activityRpc.failedById(engine, req),
     RespondActivityTaskCanceled: (req) => activityRpc.canceled(engine, req),
     RespondActivityTaskCanceledById: (req) => activityRpc.canceledById(engine, req),
-    QueryWorkflow: (req, call) => queryWorkflow(engine, ns(req), req, call),
-    UpdateWorkflowExecution: (req, call) => updateWorkflow(engine, ns(req), req, call),
+    QueryWorkflow: (req, call) => {
+      checkBlobSize(req.query?.queryArgs);
+      return queryWorkflow(engine, ns(req), req, call);
+    },
+    UpdateWorkflowExecution: (req, call) => {
+      checkBlobSize(req.request?.input?.args);
+      return updateWorkflow(engine, ns(req), req, call);
+    },
     PollWorkflowExecutionUpdate: (req, call) => pollUpdate(engine, ns(req), req, call),
     ExecuteMultiOperation: (req, call) => executeMultiOperation(engine, ns(req), req, call),
     ShutdownWorker: () => ({}),
