@@ -1,12 +1,20 @@
 -- Up Migration
 
 -- The credit ledger (architecture §2). Every mutation is ONE call of a plpgsql function below taking and
--- returning jsonb: one round trip and one implicit transaction per operation. Locking discipline, the same
--- in every function so nothing can deadlock: (1) the idempotency key's unique index entry (insert-first, so a
--- concurrent duplicate waits for the first and then replays it), (2) the wallet row FOR NO KEY UPDATE — the
--- per-wallet mutex: every money movement of a wallet happens under it, so lot rows need no locks of their own
--- and two requests racing for the last credits are strictly serialized. Refusals RAISE with SQLSTATE LDG01,
--- which rolls the whole statement back: a refused operation leaves no trace.
+-- returning jsonb: one round trip and one implicit transaction per operation. Refusals RAISE with SQLSTATE
+-- LDG01, which rolls the whole statement back: a refused operation leaves no trace.
+--
+-- Concurrency. Locks are taken in one global order, so nothing can deadlock: (1) the idempotency key's
+-- unique index entry (claimed first: a concurrent duplicate waits for the first and then replays it);
+-- (2) the hold row, by a guarded update (settlements and refunds of one hold are serialized there);
+-- (3) lot rows, always in consumption order (expires_at, kind_rank, granted_at, id — immutable columns,
+-- so every operation agrees on it). Wallet rows are never locked: money lives in lots.
+-- Lot counters only change through guarded relative updates (`… WHERE available >= n AND usable`),
+-- re-checked by Postgres on the latest row version, so two requests racing for the last credits can never
+-- both win. To keep the contended window as short as a single-statement debit, each operation first plans
+-- from a plain read and writes its own rows (hold, allocations, journal, result), and touches the shared
+-- lot rows LAST; if a guard fails because the plan went stale, the function raises LDG03 and the caller
+-- retries (reservations switch to locking the lots up front after two stale plans).
 
 CREATE TABLE ledger_wallets (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -64,14 +72,18 @@ CREATE TABLE ledger_lots (
   closed_at     timestamptz,
   CONSTRAINT ledger_lots_conservation CHECK (granted = available + held + consumed + expired + revoked),
   CHECK (expires_at > granted_at)
-);
+) WITH (fillfactor = 70);  -- room for HOT updates: counters change often and are not indexed
+-- The predicate names only `status` (rarely changed): a counter in it would disable HOT updates.
 CREATE INDEX ledger_lots_consumption ON ledger_lots (wallet_id, expires_at, kind_rank, granted_at, id)
-  WHERE available > 0 AND status = 'active';
+  WHERE status = 'active';
 CREATE INDEX ledger_lots_wallet ON ledger_lots (wallet_id);
 
 CREATE TABLE ledger_holds (
   id            uuid PRIMARY KEY,
-  wallet_id     uuid NOT NULL REFERENCES ledger_wallets (id),
+  -- No foreign keys from the hot tables (holds, allocations, journal): their KEY SHARE locks on the wallet
+  -- and lot rows would turn every hot-wallet operation into a MultiXact. Only the ledger functions write
+  -- these tables, and the audit checks every reference.
+  wallet_id     uuid NOT NULL,
   state         text NOT NULL CHECK (state IN ('pending', 'captured', 'released', 'expired')),
   amount        bigint NOT NULL CHECK (amount > 0),
   captured      bigint NOT NULL DEFAULT 0 CHECK (captured >= 0),
@@ -91,9 +103,9 @@ CREATE INDEX ledger_holds_generation ON ledger_holds (generation_id) WHERE gener
 CREATE INDEX ledger_holds_wallet ON ledger_holds (wallet_id);
 
 CREATE TABLE ledger_hold_allocations (
-  hold_id   uuid NOT NULL REFERENCES ledger_holds (id),
+  hold_id   uuid NOT NULL,
   seq       int NOT NULL,
-  lot_id    uuid NOT NULL REFERENCES ledger_lots (id),
+  lot_id    uuid NOT NULL,
   amount    bigint NOT NULL CHECK (amount > 0),
   captured  bigint NOT NULL DEFAULT 0 CHECK (captured >= 0),
   released  bigint NOT NULL DEFAULT 0 CHECK (released >= 0),
@@ -102,20 +114,20 @@ CREATE TABLE ledger_hold_allocations (
   UNIQUE (hold_id, lot_id),
   CHECK (captured + released <= amount),
   CHECK (refunded <= captured)
-);
+) WITH (fillfactor = 80);
 CREATE INDEX ledger_hold_allocations_lot ON ledger_hold_allocations (lot_id);
 
 -- One row per movement per lot. d_* are the deltas the row applied to its lot's counters; the audit
 -- recomputes every counter from them and checks each row's deltas against its kind.
 CREATE TABLE ledger_journal (
   id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-  operation_id    uuid NOT NULL REFERENCES ledger_operations (id),
+  operation_id    uuid NOT NULL,
   idempotency_key text NOT NULL,
   kind            text NOT NULL CHECK (kind IN ('grant', 'hold', 'capture', 'release', 'refund', 'expire', 'revoke', 'adjust')),
   amount          bigint NOT NULL CHECK (amount > 0),
-  wallet_id       uuid NOT NULL REFERENCES ledger_wallets (id),
-  lot_id          uuid NOT NULL REFERENCES ledger_lots (id),
-  hold_id         uuid REFERENCES ledger_holds (id),
+  wallet_id       uuid NOT NULL,
+  lot_id          uuid NOT NULL,
+  hold_id         uuid,
   d_available     bigint NOT NULL DEFAULT 0,
   d_held          bigint NOT NULL DEFAULT 0,
   d_consumed      bigint NOT NULL DEFAULT 0,
@@ -164,6 +176,12 @@ BEGIN
   RAISE EXCEPTION USING ERRCODE = 'LDG01', MESSAGE = p_code, DETAIL = p_details::text;
 END $$;
 
+-- A plan went stale between its read and its guarded update: the caller retries the whole operation.
+CREATE FUNCTION ledger_retry(p_what text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = 'LDG03', MESSAGE = 'Retry', DETAIL = p_what;
+END $$;
+
 -- Claims the idempotency key. Returns (new operation id, NULL) for a fresh key, or (NULL, first result)
 -- for a replay. A concurrent duplicate blocks on the unique index until the first commits, then replays.
 CREATE FUNCTION ledger_op_begin(p jsonb, p_operation text, OUT op_id uuid, OUT prior jsonb)
@@ -192,12 +210,13 @@ BEGIN
   RETURN p_result || jsonb_build_object('replayed', false);
 END $$;
 
--- The per-wallet mutex (see the header). p_require_active: grants, reservations, refunds, adjustments.
-CREATE FUNCTION ledger_lock_wallet(p_wallet uuid, p_require_active boolean) RETURNS void LANGUAGE plpgsql AS $$
+-- Existence and status, read without a lock (wallet rows are never locked; see the header). A wallet
+-- closed concurrently with a grant or reservation simply orders that operation before the closing.
+CREATE FUNCTION ledger_check_wallet(p_wallet uuid, p_require_active boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
   v_status text;
 BEGIN
-  SELECT status INTO v_status FROM ledger_wallets WHERE id = p_wallet FOR NO KEY UPDATE;
+  SELECT status INTO v_status FROM ledger_wallets WHERE id = p_wallet;
   IF NOT FOUND THEN
     PERFORM ledger_raise('WalletNotFound', jsonb_build_object('walletId', p_wallet));
   END IF;
@@ -206,14 +225,18 @@ BEGIN
   END IF;
 END $$;
 
-CREATE FUNCTION ledger_journal_add(p_op uuid, p jsonb, p_kind text, p_amount bigint, p_wallet uuid, p_lot uuid,
-  p_hold uuid, p_da bigint, p_dh bigint, p_dc bigint, p_de bigint, p_dr bigint) RETURNS void LANGUAGE sql AS $$
+-- Journal rows for one operation, one per lot: d_x = sign_x × amount (signs in -1, 0, 1).
+CREATE FUNCTION ledger_journal_rows(p_op uuid, p jsonb, p_kind text, p_wallet uuid, p_hold uuid,
+  p_lots uuid[], p_amounts bigint[], p_sa int, p_sh int, p_sc int, p_se int, p_sr int) RETURNS void LANGUAGE sql AS $$
   INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id,
     d_available, d_held, d_consumed, d_expired, d_revoked,
     generation_id, refund_request_id, purchase_id, subscription_period_id, actor, reason, created_at)
-  VALUES (p_op, p->>'key', p_kind, p_amount, p_wallet, p_lot, p_hold, p_da, p_dh, p_dc, p_de, p_dr,
+  SELECT p_op, p->>'key', p_kind, u.amount, p_wallet, u.lot, p_hold,
+    p_sa * u.amount, p_sh * u.amount, p_sc * u.amount, p_se * u.amount, p_sr * u.amount,
     p->'refs'->>'generation_id', p->'refs'->>'refund_request_id', p->'refs'->>'purchase_id',
-    p->'refs'->>'subscription_period_id', p->'refs'->>'actor', p->'refs'->>'reason', (p->>'now')::timestamptz);
+    p->'refs'->>'subscription_period_id', p->'refs'->>'actor', p->'refs'->>'reason', (p->>'now')::timestamptz
+  FROM unnest(p_lots, p_amounts) AS u(lot, amount)
+  WHERE u.amount > 0;
 $$;
 
 -- A new lot with all its credits available, and its journal row (kind: grant, refund or adjust).
@@ -228,8 +251,52 @@ BEGIN
     p->'refs'->>'purchase_id', p->'refs'->>'subscription_period_id', p->'refs'->>'promo_id',
     p->'refs'->>'refund_request_id', p_hold, p_op)
   RETURNING id INTO v_lot;
-  PERFORM ledger_journal_add(p_op, p, p_journal_kind, p_amount, p_wallet, v_lot, p_hold, p_amount, 0, 0, 0, 0);
+  PERFORM ledger_journal_rows(p_op, p, p_journal_kind, p_wallet, p_hold, ARRAY[v_lot], ARRAY[p_amount], 1, 0, 0, 0, 0);
   RETURN v_lot;
+END $$;
+
+-- Plans taking p_amount credits from the wallet's usable lots in consumption order. Optimistic: a plain
+-- read (the guarded updates later re-check it). Locking: locks the lots in that order as it goes (used
+-- after stale plans, and by negative adjustments). `planned` < p_amount means the wallet cannot afford it.
+CREATE FUNCTION ledger_plan_take(p_wallet uuid, p_now timestamptz, p_amount bigint, p_locking boolean,
+  OUT lots uuid[], OUT amounts bigint[], OUT planned bigint) LANGUAGE plpgsql AS $$
+DECLARE
+  v_lot record;
+BEGIN
+  lots := '{}'; amounts := '{}'; planned := 0;
+  IF p_locking THEN
+    FOR v_lot IN SELECT id, available FROM ledger_lots
+      WHERE wallet_id = p_wallet AND status = 'active' AND available > 0 AND expires_at > p_now
+      ORDER BY expires_at, kind_rank, granted_at, id FOR NO KEY UPDATE
+    LOOP
+      lots := lots || v_lot.id; amounts := amounts || least(v_lot.available, p_amount - planned);
+      planned := planned + least(v_lot.available, p_amount - planned);
+      EXIT WHEN planned = p_amount;
+    END LOOP;
+  ELSE
+    FOR v_lot IN SELECT id, available FROM ledger_lots
+      WHERE wallet_id = p_wallet AND status = 'active' AND available > 0 AND expires_at > p_now
+      ORDER BY expires_at, kind_rank, granted_at, id
+    LOOP
+      lots := lots || v_lot.id; amounts := amounts || least(v_lot.available, p_amount - planned);
+      planned := planned + least(v_lot.available, p_amount - planned);
+      EXIT WHEN planned = p_amount;
+    END LOOP;
+  END IF;
+END $$;
+
+-- Applies a take plan: guarded relative updates, one per lot, in consumption order (the lock order).
+-- p_to: 'held' (reservation) or 'revoked' (negative adjustment). A failed guard means the plan is stale.
+CREATE FUNCTION ledger_apply_take(p_lots uuid[], p_amounts bigint[], p_now timestamptz, p_to text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(p_lots, 1), 0) LOOP
+    UPDATE ledger_lots SET available = available - p_amounts[i],
+      held = held + CASE WHEN p_to = 'held' THEN p_amounts[i] ELSE 0 END,
+      revoked = revoked + CASE WHEN p_to = 'revoked' THEN p_amounts[i] ELSE 0 END
+    WHERE id = p_lots[i] AND available >= p_amounts[i] AND status = 'active' AND expires_at > p_now;
+    IF NOT FOUND THEN PERFORM ledger_retry('lot ' || p_lots[i]); END IF;
+  END LOOP;
 END $$;
 
 ---------------------------------------------------------------------------------------------------------
@@ -243,130 +310,61 @@ DECLARE
 BEGIN
   SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'grant');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  PERFORM ledger_lock_wallet(v_wallet, true);
+  PERFORM ledger_check_wallet(v_wallet, true);
   v_lot := ledger_new_lot(v_op, p, v_wallet, p->>'kind', (p->>'amount')::bigint,
     (p->>'expires_at')::timestamptz, 'grant', NULL);
   RETURN ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op,
     'lot', (SELECT to_jsonb(l) FROM ledger_lots l WHERE l.id = v_lot)));
 END $$;
 
--- Takes up to p_amount available credits from the wallet's usable lots in consumption order, moving them
--- to p_to ('held' for a reservation, 'revoked' for a negative adjustment), one journal row per lot.
--- Returns the allocations; the caller refuses if they fall short.
-CREATE FUNCTION ledger_take(p_op uuid, p jsonb, p_wallet uuid, p_amount bigint, p_hold uuid, p_to text,
-  OUT allocations jsonb, OUT taken bigint) LANGUAGE plpgsql AS $$
-DECLARE
-  v_lot record; v_take bigint; v_seq int := 0;
-  v_now timestamptz := (p->>'now')::timestamptz;
-BEGIN
-  allocations := '[]'::jsonb;
-  taken := 0;
-  FOR v_lot IN
-    SELECT id, available FROM ledger_lots
-    WHERE wallet_id = p_wallet AND status = 'active' AND available > 0 AND expires_at > v_now
-    ORDER BY expires_at, kind_rank, granted_at, id
-  LOOP
-    v_take := least(v_lot.available, p_amount - taken);
-    v_seq := v_seq + 1;
-    IF p_to = 'held' THEN
-      UPDATE ledger_lots SET available = available - v_take, held = held + v_take WHERE id = v_lot.id;
-      INSERT INTO ledger_hold_allocations (hold_id, seq, lot_id, amount) VALUES (p_hold, v_seq, v_lot.id, v_take);
-      PERFORM ledger_journal_add(p_op, p, 'hold', v_take, p_wallet, v_lot.id, p_hold, -v_take, v_take, 0, 0, 0);
-    ELSE
-      UPDATE ledger_lots SET available = available - v_take, revoked = revoked + v_take WHERE id = v_lot.id;
-      PERFORM ledger_journal_add(p_op, p, 'adjust', v_take, p_wallet, v_lot.id, NULL, -v_take, 0, 0, 0, v_take);
-    END IF;
-    allocations := allocations || jsonb_build_object('lot_id', v_lot.id, 'amount', v_take);
-    taken := taken + v_take;
-    EXIT WHEN taken = p_amount;
-  END LOOP;
-END $$;
-
 CREATE FUNCTION ledger_reserve(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_allocs jsonb; v_taken bigint;
+  v_op uuid; v_prior jsonb; v_plan record; v_result jsonb;
   v_wallet uuid := (p->>'wallet_id')::uuid;
   v_amount bigint := (p->>'amount')::bigint;
+  v_now timestamptz := (p->>'now')::timestamptz;
   v_hold uuid := gen_random_uuid();
 BEGIN
   SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'reserve');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  PERFORM ledger_lock_wallet(v_wallet, true);
+  PERFORM ledger_check_wallet(v_wallet, true);
+  SELECT * INTO v_plan FROM ledger_plan_take(v_wallet, v_now, v_amount, coalesce((p->>'locking')::boolean, false));
+  IF v_plan.planned < v_amount THEN
+    -- Raising undoes everything, including the claimed idempotency key: nothing changes.
+    PERFORM ledger_raise('InsufficientCredits', jsonb_build_object('walletId', v_wallet,
+      'requestedCredits', v_amount, 'availableCredits', v_plan.planned, 'shortfallCredits', v_amount - v_plan.planned));
+  END IF;
   INSERT INTO ledger_holds (id, wallet_id, state, amount, expires_at, generation_id, created_at, operation_id)
   VALUES (v_hold, v_wallet, 'pending', v_amount, (p->>'hold_expires_at')::timestamptz,
-    p->'refs'->>'generation_id', (p->>'now')::timestamptz, v_op);
-  SELECT allocations, taken INTO v_allocs, v_taken FROM ledger_take(v_op, p, v_wallet, v_amount, v_hold, 'held');
-  IF v_taken < v_amount THEN
-    -- Raising undoes everything above, including the claimed idempotency key: nothing changes.
-    PERFORM ledger_raise('InsufficientCredits', jsonb_build_object('walletId', v_wallet,
-      'requestedCredits', v_amount, 'availableCredits', v_taken, 'shortfallCredits', v_amount - v_taken));
-  END IF;
-  RETURN ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold,
-    'wallet_id', v_wallet, 'amount', v_amount, 'expires_at', p->'hold_expires_at', 'allocations', v_allocs));
-END $$;
-
--- Where credits coming back to a lot go: the lot itself while usable, otherwise the lot's expired/revoked
--- counter plus (by the caller) a new refund lot, so a refund never costs the user.
-CREATE FUNCTION ledger_lot_usable(p_lot uuid, p_now timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
-  SELECT CASE WHEN status = 'active' AND expires_at > p_now THEN 'usable'
-              WHEN status = 'revoked' THEN 'revoked' ELSE 'expired' END
-  FROM ledger_lots WHERE id = p_lot;
-$$;
-
--- Settles each allocation of a pending hold: the first p_capture credits (allocation order) are captured,
--- the rest released. Returns the per-lot split and the credits that need a new refund lot.
-CREATE FUNCTION ledger_settle_allocations(p_op uuid, p jsonb, p_hold ledger_holds, p_capture bigint,
-  OUT allocations jsonb, OUT to_refund_lot bigint) LANGUAGE plpgsql AS $$
-DECLARE
-  v_a record; v_c bigint; v_r bigint; v_where text;
-  v_left bigint := p_capture;
-  v_now timestamptz := (p->>'now')::timestamptz;
-BEGIN
-  allocations := '[]'::jsonb;
-  to_refund_lot := 0;
-  FOR v_a IN SELECT seq, lot_id, amount FROM ledger_hold_allocations WHERE hold_id = p_hold.id ORDER BY seq LOOP
-    v_c := least(v_a.amount, v_left);
-    v_r := v_a.amount - v_c;
-    v_left := v_left - v_c;
-    UPDATE ledger_hold_allocations SET captured = v_c, released = v_r WHERE hold_id = p_hold.id AND seq = v_a.seq;
-    IF v_c > 0 THEN
-      UPDATE ledger_lots SET held = held - v_c, consumed = consumed + v_c WHERE id = v_a.lot_id;
-      PERFORM ledger_journal_add(p_op, p, 'capture', v_c, p_hold.wallet_id, v_a.lot_id, p_hold.id, 0, -v_c, v_c, 0, 0);
-    END IF;
-    IF v_r > 0 THEN
-      v_where := ledger_lot_usable(v_a.lot_id, v_now);
-      IF v_where = 'usable' THEN
-        UPDATE ledger_lots SET held = held - v_r, available = available + v_r WHERE id = v_a.lot_id;
-        PERFORM ledger_journal_add(p_op, p, 'release', v_r, p_hold.wallet_id, v_a.lot_id, p_hold.id, v_r, -v_r, 0, 0, 0);
-      ELSIF v_where = 'revoked' THEN
-        UPDATE ledger_lots SET held = held - v_r, revoked = revoked + v_r WHERE id = v_a.lot_id;
-        PERFORM ledger_journal_add(p_op, p, 'release', v_r, p_hold.wallet_id, v_a.lot_id, p_hold.id, 0, -v_r, 0, 0, v_r);
-        to_refund_lot := to_refund_lot + v_r;
-      ELSE
-        UPDATE ledger_lots SET held = held - v_r, expired = expired + v_r WHERE id = v_a.lot_id;
-        PERFORM ledger_journal_add(p_op, p, 'release', v_r, p_hold.wallet_id, v_a.lot_id, p_hold.id, 0, -v_r, 0, v_r, 0);
-        to_refund_lot := to_refund_lot + v_r;
-      END IF;
-    END IF;
-    allocations := allocations || jsonb_build_object('lot_id', v_a.lot_id, 'captured', v_c, 'released', v_r);
-  END LOOP;
+    p->'refs'->>'generation_id', v_now, v_op);
+  INSERT INTO ledger_hold_allocations (hold_id, seq, lot_id, amount)
+  SELECT v_hold, u.seq, u.lot, u.amount FROM unnest(v_plan.lots, v_plan.amounts) WITH ORDINALITY AS u(lot, amount, seq);
+  PERFORM ledger_journal_rows(v_op, p, 'hold', v_wallet, v_hold, v_plan.lots, v_plan.amounts, -1, 1, 0, 0, 0);
+  v_result := ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold,
+    'wallet_id', v_wallet, 'amount', v_amount, 'expires_at', p->'hold_expires_at',
+    'allocations', (SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'amount', u.amount) ORDER BY u.seq)
+                    FROM unnest(v_plan.lots, v_plan.amounts) WITH ORDINALITY AS u(lot, amount, seq))));
+  -- The contended part, last: the shared lot rows.
+  PERFORM ledger_apply_take(v_plan.lots, v_plan.amounts, v_now, 'held');
+  RETURN v_result;
 END $$;
 
 -- capture (all or part; the rest released), release, or expire (the safety net) a pending hold.
+-- Released credits go back to their lot while it is usable; otherwise they count as expired (or revoked)
+-- on that lot and come back in one new refund lot, so a technical failure never costs the user.
 CREATE FUNCTION ledger_settle(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_wallet uuid; v_hold ledger_holds; v_capture bigint; v_allocs jsonb;
-  v_refund bigint; v_refund_lot uuid; v_state text;
+  v_op uuid; v_prior jsonb; v_hold ledger_holds; v_capture bigint; v_state text; v_a record; v_left bigint;
+  v_c bigint; v_r bigint; v_dest text; v_refund bigint := 0; v_refund_lot uuid; v_result jsonb;
+  v_seqs int[] := '{}'; v_lots uuid[] := '{}'; v_caps bigint[] := '{}'; v_rels bigint[] := '{}'; v_dests text[] := '{}';
   v_mode text := p->>'mode';
   v_hold_id uuid := (p->>'hold_id')::uuid;
   v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
   SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, v_mode);
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  SELECT wallet_id INTO v_wallet FROM ledger_holds WHERE id = v_hold_id;
+  SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;
   IF NOT FOUND THEN PERFORM ledger_raise('HoldNotFound', jsonb_build_object('holdId', v_hold_id)); END IF;
-  PERFORM ledger_lock_wallet(v_wallet, false);
-  SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;  -- re-read under the wallet lock
   IF v_hold.state <> 'pending' THEN
     PERFORM ledger_raise('HoldAlreadyResolved', jsonb_build_object('holdId', v_hold_id, 'state', v_hold.state));
   END IF;
@@ -378,25 +376,71 @@ BEGIN
     PERFORM ledger_raise('InvalidAmount', jsonb_build_object('field', 'amountCredits',
       'requestedCredits', v_capture, 'holdCredits', v_hold.amount));
   END IF;
-  SELECT allocations, to_refund_lot INTO v_allocs, v_refund FROM ledger_settle_allocations(v_op, p, v_hold, v_capture);
+  v_state := CASE v_mode WHEN 'capture' THEN 'captured' WHEN 'release' THEN 'released' ELSE 'expired' END;
+  -- Resolves exactly once: a racing settlement waits here, then finds the hold no longer pending.
+  UPDATE ledger_holds SET state = v_state, captured = v_capture, released = amount - v_capture, resolved_at = v_now
+  WHERE id = v_hold_id AND state = 'pending';
+  IF NOT FOUND THEN PERFORM ledger_raise('HoldAlreadyResolved', jsonb_build_object('holdId', v_hold_id)); END IF;
+  v_left := v_capture;
+  FOR v_a IN SELECT a.seq, a.lot_id, a.amount, l.status, l.expires_at FROM ledger_hold_allocations a
+             JOIN ledger_lots l ON l.id = a.lot_id WHERE a.hold_id = v_hold_id ORDER BY a.seq LOOP
+    v_c := least(v_a.amount, v_left); v_r := v_a.amount - v_c; v_left := v_left - v_c;
+    v_dest := CASE WHEN v_a.status = 'active' AND v_a.expires_at > v_now THEN 'available'
+                   WHEN v_a.status = 'revoked' THEN 'revoked' ELSE 'expired' END;
+    IF v_dest <> 'available' THEN v_refund := v_refund + v_r; END IF;
+    v_seqs := v_seqs || v_a.seq; v_lots := v_lots || v_a.lot_id; v_caps := v_caps || v_c;
+    v_rels := v_rels || v_r; v_dests := v_dests || v_dest;
+  END LOOP;
+  UPDATE ledger_hold_allocations a SET captured = u.c, released = u.r
+  FROM unnest(v_seqs, v_caps, v_rels) AS u(seq, c, r) WHERE a.hold_id = v_hold_id AND a.seq = u.seq;
+  PERFORM ledger_journal_rows(v_op, p, 'capture', v_hold.wallet_id, v_hold_id, v_lots, v_caps, 0, -1, 1, 0, 0);
+  PERFORM ledger_settle_journal_releases(v_op, p, v_hold, v_lots, v_rels, v_dests);
   IF v_refund > 0 THEN
-    v_refund_lot := ledger_new_lot(v_op, p, v_wallet, 'refund', v_refund,
+    v_refund_lot := ledger_new_lot(v_op, p, v_hold.wallet_id, 'refund', v_refund,
       v_now + make_interval(days => (p->>'refund_days')::int), 'grant', v_hold_id);
   END IF;
-  v_state := CASE v_mode WHEN 'capture' THEN 'captured' WHEN 'release' THEN 'released' ELSE 'expired' END;
-  UPDATE ledger_holds SET state = v_state, captured = v_capture, released = amount - v_capture, resolved_at = v_now
-  WHERE id = v_hold_id;
-  RETURN ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
-    'wallet_id', v_wallet, 'state', v_state, 'captured', v_capture, 'released', v_hold.amount - v_capture,
-    'allocations', v_allocs, 'refund_lot_id', v_refund_lot));
+  v_result := ledger_op_finish(v_op, v_hold.wallet_id, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
+    'wallet_id', v_hold.wallet_id, 'state', v_state, 'captured', v_capture, 'released', v_hold.amount - v_capture,
+    'allocations', (SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'captured', u.c, 'released', u.r) ORDER BY u.i)
+                    FROM unnest(v_lots, v_caps, v_rels) WITH ORDINALITY AS u(lot, c, r, i)),
+    'refund_lot_id', v_refund_lot));
+  PERFORM ledger_settle_lots(v_lots, v_caps, v_rels, v_dests, v_now);  -- the contended part, last
+  RETURN v_result;
+END $$;
+
+CREATE FUNCTION ledger_settle_journal_releases(p_op uuid, p jsonb, p_hold ledger_holds, p_lots uuid[],
+  p_rels bigint[], p_dests text[]) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(p_lots, 1), 0) LOOP
+    CONTINUE WHEN p_rels[i] = 0;
+    PERFORM ledger_journal_rows(p_op, p, 'release', p_hold.wallet_id, p_hold.id, ARRAY[p_lots[i]], ARRAY[p_rels[i]],
+      (p_dests[i] = 'available')::int, -1, 0, (p_dests[i] = 'expired')::int, (p_dests[i] = 'revoked')::int);
+  END LOOP;
+END $$;
+
+-- One guarded update per lot, in allocation (= consumption) order. Held credits only ever leave a lot
+-- through its hold, so `held` needs no guard; returning credits to `available` requires the lot to still
+-- be usable, else the plan is stale (the lot was closed meanwhile) and the operation is retried.
+CREATE FUNCTION ledger_settle_lots(p_lots uuid[], p_caps bigint[], p_rels bigint[], p_dests text[], p_now timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. coalesce(array_length(p_lots, 1), 0) LOOP
+    UPDATE ledger_lots SET held = held - p_caps[i] - p_rels[i], consumed = consumed + p_caps[i],
+      available = available + CASE WHEN p_dests[i] = 'available' THEN p_rels[i] ELSE 0 END,
+      expired = expired + CASE WHEN p_dests[i] = 'expired' THEN p_rels[i] ELSE 0 END,
+      revoked = revoked + CASE WHEN p_dests[i] = 'revoked' THEN p_rels[i] ELSE 0 END
+    WHERE id = p_lots[i]
+      AND (p_rels[i] = 0 OR p_dests[i] <> 'available' OR (status = 'active' AND expires_at > p_now));
+    IF NOT FOUND THEN PERFORM ledger_retry('lot ' || p_lots[i]); END IF;
+  END LOOP;
 END $$;
 
 -- Gives captured credits of a hold back, newest allocation first: into their lot while it is usable,
--- otherwise into one new refund lot.
+-- otherwise into one new refund lot. Lot rows are updated in consumption order (the lock order).
 CREATE FUNCTION ledger_refund(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_wallet uuid; v_hold ledger_holds; v_a record; v_x bigint;
-  v_allocs jsonb := '[]'::jsonb; v_new bigint := 0; v_refund_lot uuid;
+  v_op uuid; v_prior jsonb; v_hold ledger_holds; v_a record; v_x bigint; v_new bigint := 0; v_refund_lot uuid;
+  v_seqs int[] := '{}'; v_lots uuid[] := '{}'; v_back bigint[] := '{}'; v_result jsonb;
   v_hold_id uuid := (p->>'hold_id')::uuid;
   v_amount bigint := (p->>'amount')::bigint;
   v_left bigint := (p->>'amount')::bigint;
@@ -404,94 +448,102 @@ DECLARE
 BEGIN
   SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'refund');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  SELECT wallet_id INTO v_wallet FROM ledger_holds WHERE id = v_hold_id;
-  IF NOT FOUND THEN PERFORM ledger_raise('HoldNotFound', jsonb_build_object('holdId', v_hold_id)); END IF;
-  PERFORM ledger_lock_wallet(v_wallet, true);
   SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;
-  IF v_amount > v_hold.captured - v_hold.refunded THEN
+  IF NOT FOUND THEN PERFORM ledger_raise('HoldNotFound', jsonb_build_object('holdId', v_hold_id)); END IF;
+  PERFORM ledger_check_wallet(v_hold.wallet_id, true);
+  -- Serializes refunds of one hold and caps them at what was captured.
+  UPDATE ledger_holds SET refunded = refunded + v_amount WHERE id = v_hold_id AND captured - refunded >= v_amount;
+  IF NOT FOUND THEN
+    SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;
     PERFORM ledger_raise('RefundExceedsCaptured', jsonb_build_object('holdId', v_hold_id, 'state', v_hold.state,
       'requestedCredits', v_amount, 'refundableCredits', v_hold.captured - v_hold.refunded));
   END IF;
-  FOR v_a IN SELECT seq, lot_id, captured - refunded AS refundable FROM ledger_hold_allocations
-             WHERE hold_id = v_hold_id AND captured > refunded ORDER BY seq DESC LOOP
+  FOR v_a IN SELECT a.seq, a.lot_id, a.captured - a.refunded AS refundable, l.status, l.expires_at
+             FROM ledger_hold_allocations a JOIN ledger_lots l ON l.id = a.lot_id
+             WHERE a.hold_id = v_hold_id AND a.captured > a.refunded ORDER BY a.seq DESC LOOP
     v_x := least(v_a.refundable, v_left);
     v_left := v_left - v_x;
     UPDATE ledger_hold_allocations SET refunded = refunded + v_x WHERE hold_id = v_hold_id AND seq = v_a.seq;
-    IF ledger_lot_usable(v_a.lot_id, v_now) = 'usable' THEN
-      UPDATE ledger_lots SET consumed = consumed - v_x, available = available + v_x WHERE id = v_a.lot_id;
-      PERFORM ledger_journal_add(v_op, p, 'refund', v_x, v_wallet, v_a.lot_id, v_hold_id, v_x, 0, -v_x, 0, 0);
-      v_allocs := v_allocs || jsonb_build_object('lot_id', v_a.lot_id, 'amount', v_x);
+    IF v_a.status = 'active' AND v_a.expires_at > v_now THEN
+      v_seqs := v_a.seq || v_seqs; v_lots := v_a.lot_id || v_lots; v_back := v_x || v_back;  -- ascending seq
     ELSE
       v_new := v_new + v_x;
     END IF;
     EXIT WHEN v_left = 0;
   END LOOP;
+  PERFORM ledger_journal_rows(v_op, p, 'refund', v_hold.wallet_id, v_hold_id, v_lots, v_back, 1, 0, -1, 0, 0);
   IF v_new > 0 THEN
-    v_refund_lot := ledger_new_lot(v_op, p, v_wallet, 'refund', v_new,
+    v_refund_lot := ledger_new_lot(v_op, p, v_hold.wallet_id, 'refund', v_new,
       v_now + make_interval(days => (p->>'refund_days')::int), 'refund', v_hold_id);
   END IF;
-  UPDATE ledger_holds SET refunded = refunded + v_amount WHERE id = v_hold_id;
-  RETURN ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
-    'wallet_id', v_wallet, 'refunded', v_amount, 'allocations', v_allocs, 'refund_lot_id', v_refund_lot,
-    'refund_lot_amount', v_new));
+  v_result := ledger_op_finish(v_op, v_hold.wallet_id, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
+    'wallet_id', v_hold.wallet_id, 'refunded', v_amount,
+    'allocations', coalesce((SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'amount', u.amount) ORDER BY u.i DESC)
+                    FROM unnest(v_lots, v_back) WITH ORDINALITY AS u(lot, amount, i)), '[]'::jsonb),
+    'refund_lot_id', v_refund_lot, 'refund_lot_amount', v_new));
+  FOR i IN 1 .. coalesce(array_length(v_lots, 1), 0) LOOP
+    UPDATE ledger_lots SET consumed = consumed - v_back[i], available = available + v_back[i]
+    WHERE id = v_lots[i] AND status = 'active' AND expires_at > v_now;
+    IF NOT FOUND THEN PERFORM ledger_retry('lot ' || v_lots[i]); END IF;
+  END LOOP;
+  RETURN v_result;
 END $$;
 
 -- expire or revoke a lot: its available credits only; held credits stay with their holds. A lot already
 -- closed yields amount 0 (the expiry timer and an account deletion may both get there).
 CREATE FUNCTION ledger_close_lot(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_wallet uuid; v_lot ledger_lots; v_amount bigint := 0;
+  v_op uuid; v_prior jsonb; v_lot ledger_lots; v_amount bigint := 0;
   v_mode text := p->>'mode';
   v_lot_id uuid := (p->>'lot_id')::uuid;
 BEGIN
   SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, v_mode);
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  SELECT wallet_id INTO v_wallet FROM ledger_lots WHERE id = v_lot_id;
+  SELECT * INTO v_lot FROM ledger_lots WHERE id = v_lot_id FOR NO KEY UPDATE;
   IF NOT FOUND THEN PERFORM ledger_raise('LotNotFound', jsonb_build_object('lotId', v_lot_id)); END IF;
-  PERFORM ledger_lock_wallet(v_wallet, false);
-  SELECT * INTO v_lot FROM ledger_lots WHERE id = v_lot_id;
   IF v_lot.status = 'active' THEN
     v_amount := v_lot.available;
-    IF v_mode = 'expire' THEN
-      UPDATE ledger_lots SET available = 0, expired = expired + v_amount, status = 'expired',
-        closed_at = (p->>'now')::timestamptz WHERE id = v_lot_id;
-    ELSE
-      UPDATE ledger_lots SET available = 0, revoked = revoked + v_amount, status = 'revoked',
-        closed_at = (p->>'now')::timestamptz WHERE id = v_lot_id;
-    END IF;
-    IF v_amount > 0 THEN
-      PERFORM ledger_journal_add(v_op, p, v_mode, v_amount, v_wallet, v_lot_id, NULL, -v_amount, 0, 0,
-        CASE WHEN v_mode = 'expire' THEN v_amount ELSE 0 END, CASE WHEN v_mode = 'revoke' THEN v_amount ELSE 0 END);
-    END IF;
+    UPDATE ledger_lots SET available = 0, closed_at = (p->>'now')::timestamptz,
+      status = CASE WHEN v_mode = 'expire' THEN 'expired' ELSE 'revoked' END,
+      expired = expired + CASE WHEN v_mode = 'expire' THEN v_amount ELSE 0 END,
+      revoked = revoked + CASE WHEN v_mode = 'revoke' THEN v_amount ELSE 0 END
+    WHERE id = v_lot_id;
+    PERFORM ledger_journal_rows(v_op, p, v_mode, v_lot.wallet_id, NULL, ARRAY[v_lot_id], ARRAY[v_amount],
+      -1, 0, 0, (v_mode = 'expire')::int, (v_mode = 'revoke')::int);
   END IF;
-  RETURN ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op, 'lot_id', v_lot_id,
-    'wallet_id', v_wallet, 'amount', v_amount));
+  RETURN ledger_op_finish(v_op, v_lot.wallet_id, jsonb_build_object('operation_id', v_op, 'lot_id', v_lot_id,
+    'wallet_id', v_lot.wallet_id, 'amount', v_amount));
 END $$;
 
--- Positive: a new adjustment lot. Negative: debit available credits in consumption order (all or nothing).
+-- Positive: a new adjustment lot. Negative: debit available credits in consumption order (all or nothing),
+-- locking the lots up front (administrative and rare: no need for the optimistic path).
 CREATE FUNCTION ledger_adjust(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_lot uuid; v_allocs jsonb := '[]'::jsonb; v_taken bigint;
+  v_op uuid; v_prior jsonb; v_lot uuid; v_plan record; v_allocs jsonb := '[]'::jsonb;
   v_wallet uuid := (p->>'wallet_id')::uuid;
   v_delta bigint := (p->>'delta')::bigint;
+  v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
   SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'adjust');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  PERFORM ledger_lock_wallet(v_wallet, true);
+  PERFORM ledger_check_wallet(v_wallet, true);
   IF v_delta > 0 THEN
     v_lot := ledger_new_lot(v_op, p, v_wallet, 'adjustment', v_delta, (p->>'expires_at')::timestamptz, 'adjust', NULL);
   ELSE
-    SELECT allocations, taken INTO v_allocs, v_taken FROM ledger_take(v_op, p, v_wallet, -v_delta, NULL, 'revoked');
-    IF v_taken < -v_delta THEN
+    SELECT * INTO v_plan FROM ledger_plan_take(v_wallet, v_now, -v_delta, true);
+    IF v_plan.planned < -v_delta THEN
       PERFORM ledger_raise('InsufficientCredits', jsonb_build_object('walletId', v_wallet,
-        'requestedCredits', -v_delta, 'availableCredits', v_taken, 'shortfallCredits', -v_delta - v_taken));
+        'requestedCredits', -v_delta, 'availableCredits', v_plan.planned, 'shortfallCredits', -v_delta - v_plan.planned));
     END IF;
+    PERFORM ledger_apply_take(v_plan.lots, v_plan.amounts, v_now, 'revoked');
+    PERFORM ledger_journal_rows(v_op, p, 'adjust', v_wallet, NULL, v_plan.lots, v_plan.amounts, -1, 0, 0, 0, 1);
+    SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'amount', u.amount) ORDER BY u.i) INTO v_allocs
+    FROM unnest(v_plan.lots, v_plan.amounts) WITH ORDINALITY AS u(lot, amount, i);
   END IF;
   RETURN ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op, 'wallet_id', v_wallet,
     'delta', v_delta, 'lot_id', v_lot, 'allocations', v_allocs));
 END $$;
 
----------------------------------------------------------------------------------------------------------
 -- Audit: recomputes everything from the journal and returns every violation (empty = consistent).
 -- Wallet balances are not stored (they are the sum of the wallet's lots), so there is no wallet total to
 -- drift; lot counters, hold totals and allocations are all checked against the journal.
@@ -598,7 +650,31 @@ LANGUAGE sql STABLE AS $$
   FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id
   LEFT JOIN jha ON jha.hold_id = a.hold_id AND jha.lot_id = a.lot_id
   WHERE jha.amount IS DISTINCT FROM a.amount
+
+  -- References (the hot tables carry no foreign keys; see ledger_holds).
+  UNION ALL
+  SELECT 'journal_orphan', j.wallet_id, j.lot_id, j.hold_id, jsonb_build_object('entryId', j.id)
+  FROM journal j
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_lots l WHERE l.id = j.lot_id)
+     OR (j.hold_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ledger_holds h WHERE h.id = j.hold_id AND h.wallet_id = j.wallet_id))
+     OR NOT EXISTS (SELECT 1 FROM ledger_operations o WHERE o.id = j.operation_id)
+
+  UNION ALL
+  SELECT 'allocation_orphan', h.wallet_id, a.lot_id, a.hold_id, jsonb_build_object('seq', a.seq)
+  FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_lots l WHERE l.id = a.lot_id AND l.wallet_id = h.wallet_id)
+
+  UNION ALL
+  SELECT 'allocation_orphan', NULL, a.lot_id, a.hold_id, jsonb_build_object('seq', a.seq, 'missing', 'hold')
+  FROM ledger_hold_allocations a
+  WHERE p_wallet IS NULL AND NOT EXISTS (SELECT 1 FROM ledger_holds h WHERE h.id = a.hold_id)
+
+  UNION ALL
+  SELECT 'hold_orphan', h.wallet_id, NULL, h.id, jsonb_build_object('missing', 'wallet')
+  FROM holds h
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_wallets w WHERE w.id = h.wallet_id)
 $$;
+
 
 -- Down Migration
 
@@ -606,15 +682,17 @@ DROP FUNCTION IF EXISTS ledger_audit(uuid);
 DROP FUNCTION IF EXISTS ledger_adjust(jsonb);
 DROP FUNCTION IF EXISTS ledger_close_lot(jsonb);
 DROP FUNCTION IF EXISTS ledger_refund(jsonb);
+DROP FUNCTION IF EXISTS ledger_settle_lots(uuid[], bigint[], bigint[], text[], timestamptz);
+DROP FUNCTION IF EXISTS ledger_settle_journal_releases(uuid, jsonb, ledger_holds, uuid[], bigint[], text[]);
 DROP FUNCTION IF EXISTS ledger_settle(jsonb);
-DROP FUNCTION IF EXISTS ledger_settle_allocations(uuid, jsonb, ledger_holds, bigint);
-DROP FUNCTION IF EXISTS ledger_lot_usable(uuid, timestamptz);
 DROP FUNCTION IF EXISTS ledger_reserve(jsonb);
-DROP FUNCTION IF EXISTS ledger_take(uuid, jsonb, uuid, bigint, uuid, text);
 DROP FUNCTION IF EXISTS ledger_grant(jsonb);
+DROP FUNCTION IF EXISTS ledger_apply_take(uuid[], bigint[], timestamptz, text);
+DROP FUNCTION IF EXISTS ledger_plan_take(uuid, timestamptz, bigint, boolean);
 DROP FUNCTION IF EXISTS ledger_new_lot(uuid, jsonb, uuid, text, bigint, timestamptz, text, uuid);
-DROP FUNCTION IF EXISTS ledger_journal_add(uuid, jsonb, text, bigint, uuid, uuid, uuid, bigint, bigint, bigint, bigint, bigint);
-DROP FUNCTION IF EXISTS ledger_lock_wallet(uuid, boolean);
+DROP FUNCTION IF EXISTS ledger_journal_rows(uuid, jsonb, text, uuid, uuid, uuid[], bigint[], int, int, int, int, int);
+DROP FUNCTION IF EXISTS ledger_check_wallet(uuid, boolean);
+DROP FUNCTION IF EXISTS ledger_retry(text);
 DROP FUNCTION IF EXISTS ledger_op_finish(uuid, uuid, jsonb);
 DROP FUNCTION IF EXISTS ledger_op_begin(jsonb, text);
 DROP FUNCTION IF EXISTS ledger_raise(text, jsonb);

@@ -45,16 +45,35 @@ function describe(code: string, details: Record<string, unknown>): string {
   }
 }
 
-/** Calls `SELECT <fn>($1::jsonb)` and returns the jsonb result, mapping ledger refusals. */
+/** LDG03: a plan went stale before its guarded update; 40P01/40001 are Postgres' own "try again". */
+const RETRYABLE = new Set(['LDG03', '40P01', '40001']);
+const MAX_ATTEMPTS = 8;
+/** After this many stale optimistic plans, a reservation locks its lots up front instead. */
+const LOCKING_AFTER = 2;
+
+/**
+ * Calls `SELECT <fn>($1::jsonb)` and returns the jsonb result, mapping ledger refusals. Each attempt is
+ * its own statement (and, on a Pool, its own transaction), so a retried attempt starts from scratch.
+ */
 export async function callLedgerFunction<T>(db: Db, fn: LedgerFunction, params: Record<string, unknown>): Promise<T> {
-  try {
-    const res = await db.query<{ r: T }>(`SELECT ${fn}($1::jsonb) AS r`, [JSON.stringify(params)]);
-    const row = res.rows[0];
-    if (!row) throw new Error(`ledger: ${fn} returned no row`);
-    return row.r;
-  } catch (e) {
-    throw toLedgerError(e);
+  for (let attempt = 1; ; attempt++) {
+    const body = attempt > LOCKING_AFTER ? { ...params, locking: true } : params;
+    try {
+      const res = await db.query<{ r: T }>(`SELECT ${fn}($1::jsonb) AS r`, [JSON.stringify(body)]);
+      const row = res.rows[0];
+      if (!row) throw new Error(`ledger: ${fn} returned no row`);
+      return row.r;
+    } catch (e) {
+      const code = (e as PgErrorLike | null)?.code;
+      if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS && !isInsideTransaction(db)) continue;
+      throw toLedgerError(e);
+    }
   }
+}
+
+/** A checked-out client may be inside the caller's transaction, which an error has aborted: no retry there. */
+function isInsideTransaction(db: Db): boolean {
+  return !('totalCount' in db);
 }
 
 export type LedgerFunction =
