@@ -4,6 +4,7 @@
  * confusing runtime error deep inside a request or a workflow.
  */
 import { z } from 'zod';
+import { SETTLEMENT_REASONS, defaultSettlementPolicy, type SettlementPolicy } from './policy/settlement';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -32,6 +33,11 @@ const EnvSchema = z.object({
   HOLD_EXPIRY_GRACE_MINUTES: intWithDefault(60, 1, 7 * 24 * 60),
   HOLD_SWEEP_INTERVAL_SECONDS: intWithDefault(60, 1, 24 * 3600),
   OUTCOME_DEADLINE_MAX_FACTOR: intWithDefault(3, 1, 100),
+  // Which settlement reasons give the credits back (architecture §3); everything else is captured.
+  SETTLEMENT_REFUNDED_REASONS: z.preprocess(
+    (v) => (typeof v === 'string' && v !== '' ? v.split(',').map((r) => r.trim()).filter(Boolean) : undefined),
+    z.array(z.enum(SETTLEMENT_REASONS)).default([...defaultSettlementPolicy.refundedReasons]),
+  ),
   BAD_RESULT_REPORT_WINDOW_HOURS: intWithDefault(72, 1, 24 * 365),
   IDEMPOTENCY_RETENTION_HOURS: intWithDefault(24, 1, 24 * 365),
 });
@@ -60,6 +66,8 @@ export interface Config {
     readonly holdSweepIntervalSeconds: number;
     /** Progress reports may extend a generation's outcome deadline to at most this multiple of the feature's. */
     readonly outcomeDeadlineMaxFactor: number;
+    /** Outcome → settlement: the reasons refunded; every other outcome is captured. */
+    readonly settlement: SettlementPolicy;
     readonly badResultReportWindowHours: number;
   };
   readonly api: {
@@ -101,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       holdExpiryGraceMinutes: e.HOLD_EXPIRY_GRACE_MINUTES,
       holdSweepIntervalSeconds: e.HOLD_SWEEP_INTERVAL_SECONDS,
       outcomeDeadlineMaxFactor: e.OUTCOME_DEADLINE_MAX_FACTOR,
+      settlement: { refundedReasons: e.SETTLEMENT_REFUNDED_REASONS },
       badResultReportWindowHours: e.BAD_RESULT_REPORT_WINDOW_HOURS,
     },
     api: { idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS },

@@ -12,7 +12,6 @@ import { loadConfig, type Config } from './config';
 import { createPool, migrate, startDatabase } from './db';
 import { createLogger, type Logger } from './log';
 import { defaultPriceBook } from './pricing';
-import { defaultSettlementPolicy } from './policy/settlement';
 import { startLocalTemporal } from './temporal/local-server';
 import { registerSearchAttributes } from './temporal/search-attributes';
 import { createWorker } from './worker';
@@ -20,10 +19,6 @@ import { holdSweeper, holdSweeperWorkflowId } from './workflows/hold-sweeper';
 
 type Role = 'all' | 'api' | 'worker';
 type Stop = () => Promise<void>;
-
-const holdSweepIntervalMs = 60_000;
-/** Progress reports may push a generation's outcome deadline to at most this multiple of the feature's. */
-const maxDeadlineFactor = 3;
 
 function roleFromArgs(argv: string[]): Role {
   const i = argv.indexOf('--role');
@@ -66,9 +61,11 @@ async function run(stops: Stop[]): Promise<void> {
   if (role !== 'api') {
     await registerSearchAttributes(connection, namespace);
     const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+    const { policy } = config;
     const worker = await createWorker({
       connection: nativeConnection, namespace, taskQueue, pool, priceBook: defaultPriceBook,
-      settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor,
+      settlementPolicy: policy.settlement, maxDeadlineFactor: policy.outcomeDeadlineMaxFactor,
+      holdExpiryGraceMs: policy.holdExpiryGraceMinutes * 60_000,
     });
     const running = worker.run();
     stops.push(async () => {
@@ -77,10 +74,10 @@ async function run(stops: Stop[]): Promise<void> {
       await nativeConnection.close();
     });
     await client.workflow.start(holdSweeper, {
-      workflowId: holdSweeperWorkflowId, taskQueue, args: [{ intervalMs: holdSweepIntervalMs }],
+      workflowId: holdSweeperWorkflowId, taskQueue, args: [{ intervalMs: policy.holdSweepIntervalSeconds * 1000 }],
       workflowIdConflictPolicy: 'USE_EXISTING',
     });
-    where.worker = `polling ${taskQueue}; hold sweeper every ${holdSweepIntervalMs / 1000}s`;
+    where.worker = `polling ${taskQueue}; hold sweeper every ${policy.holdSweepIntervalSeconds}s`;
   }
   if (role !== 'worker') {
     const api = await startApi({ config, pool, logger, generations: { client, taskQueue }, priceBook: defaultPriceBook });

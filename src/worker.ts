@@ -16,6 +16,7 @@ export interface CreateWorkerInput {
   priceBook: PriceBook;
   settlementPolicy: SettlementPolicy;
   maxDeadlineFactor: number;
+  holdExpiryGraceMs: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
   /** A prebuilt bundle (tests build it once per run); otherwise the workflows are bundled from source. */

@@ -26,10 +26,12 @@ export interface GenerationActivityDeps {
   settlementPolicy: SettlementPolicy;
   /** Progress reports may push the outcome deadline up to this multiple of the feature's deadline. */
   maxDeadlineFactor: number;
+  /** A hold outlives the latest possible outcome deadline by this much; then the hold sweeper releases it. */
+  holdExpiryGraceMs: number;
 }
 
 export interface PrepareGenerationInput { feature: string; params: Record<string, unknown> }
-export interface PrepareGenerationResult { quote: GenerationQuote; settlementPolicy: SettlementPolicy }
+export interface PrepareGenerationResult { quote: GenerationQuote; settlementPolicy: SettlementPolicy; holdExpiryGraceMs: number }
 export interface ReserveGenerationCreditsInput { generation: GenerationInput; quote: GenerationQuote; holdExpiresAt: string }
 export interface InspectDeliveryInput { feature: string; params: Record<string, unknown>; quote: GenerationQuote; outputs: GenerationOutput[] }
 export interface InspectDeliveryResult { problems: OutputProblem[]; deliveredCredits: number }
@@ -64,6 +66,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
           acceptedContentTypes: [...feature.outputContentTypes],
         },
         settlementPolicy: deps.settlementPolicy,
+        holdExpiryGraceMs: deps.holdExpiryGraceMs,
       };
     } catch (err) {
       if (!(err instanceof PricingError)) throw err;

@@ -13,6 +13,7 @@ export interface ActivityDeps {
   priceBook: PriceBook;
   settlementPolicy: SettlementPolicy;
   maxDeadlineFactor: number;
+  holdExpiryGraceMs: number;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -17,7 +17,8 @@ export const failureReasons = [
 export type FailureReason = (typeof failureReasons)[number];
 
 /** Why a generation settled the way it did: a reported failure, a success, or something that happened to it. */
-export type SettlementReason = FailureReason | 'succeeded' | 'deadline_exceeded' | 'cancelled';
+export const SETTLEMENT_REASONS = [...failureReasons, 'succeeded', 'deadline_exceeded', 'cancelled'] as const;
+export type SettlementReason = (typeof SETTLEMENT_REASONS)[number];
 
 export interface SettlementPolicy {
   /** Reasons whose credits go back to the user. Every other reason captures. */

@@ -40,9 +40,6 @@ const { prepareGeneration, reserveGenerationCredits, inspectDelivery, settleGene
     retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
   });
 
-/** A hold outlives the longest possible wait by this margin; past it, the hold sweeper releases it. */
-const holdGraceMs = 60 * 60 * 1000;
-
 export async function generation(input: GenerationInput): Promise<Settlement> {
   const state: GenerationState = {
     generationId: input.generationId,
@@ -122,7 +119,8 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
     state.reservation = await reserveGenerationCredits({
       generation: input,
       quote: prepared.quote,
-      holdExpiresAt: new Date(maxDeadlineAtMs + holdGraceMs).toISOString(),
+      // The hold outlives the longest possible wait by a grace period; past it, the hold sweeper releases it.
+      holdExpiresAt: new Date(maxDeadlineAtMs + prepared.holdExpiryGraceMs).toISOString(),
     });
   } catch (err) {
     return await refuse(err);

@@ -49,6 +49,7 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions): Pro
       priceBook: options.priceBook ?? defaultPriceBook,
       settlementPolicy: options.settlementPolicy ?? defaultSettlementPolicy,
       maxDeadlineFactor: 3,
+      holdExpiryGraceMs: 60 * 60_000,
       workflowBundle: await workflowBundle(),
       shutdownGraceTime: '2 seconds',
     });
