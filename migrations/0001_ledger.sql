@@ -35,15 +35,14 @@ CREATE TABLE ledger_organization_members (
 );
 CREATE INDEX ledger_organization_members_user ON ledger_organization_members (user_id);
 
--- One row per accepted mutation; the key is the idempotency key. `result` is written once, in the same
--- transaction that inserted the row, and is what a replay returns.
+-- One row per accepted mutation, keyed by its idempotency key, with the result a replay returns.
 CREATE TABLE ledger_operations (
   id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
   idempotency_key text NOT NULL UNIQUE,
   operation       text NOT NULL,
   request_hash    text NOT NULL,
   wallet_id       uuid,
-  result          jsonb,
+  result          jsonb NOT NULL,
   created_at      timestamptz NOT NULL
 );
 
@@ -148,24 +147,18 @@ CREATE INDEX ledger_journal_hold ON ledger_journal (hold_id) WHERE hold_id IS NO
 -- Append-only: a mistake is fixed by a new, correcting entry, never by rewriting history.
 CREATE FUNCTION ledger_journal_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  RAISE EXCEPTION 'ledger_journal is append-only (% refused)', TG_OP USING ERRCODE = 'LDG02';
+  RAISE EXCEPTION '% is append-only (% refused)', TG_TABLE_NAME, TG_OP USING ERRCODE = 'LDG02';
 END $$;
 CREATE TRIGGER ledger_journal_no_update BEFORE UPDATE OR DELETE ON ledger_journal
   FOR EACH ROW EXECUTE FUNCTION ledger_journal_immutable();
 CREATE TRIGGER ledger_journal_no_truncate BEFORE TRUNCATE ON ledger_journal
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_journal_immutable();
 
--- Operations: the result is written exactly once; afterwards the row is frozen.
-CREATE FUNCTION ledger_operations_write_once() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'UPDATE' AND OLD.result IS NULL AND NEW.idempotency_key = OLD.idempotency_key
-     AND NEW.request_hash = OLD.request_hash AND NEW.operation = OLD.operation THEN
-    RETURN NEW;
-  END IF;
-  RAISE EXCEPTION 'ledger_operations rows are write-once (% refused)', TG_OP USING ERRCODE = 'LDG02';
-END $$;
-CREATE TRIGGER ledger_operations_frozen BEFORE UPDATE OR DELETE ON ledger_operations
-  FOR EACH ROW EXECUTE FUNCTION ledger_operations_write_once();
+-- Operations are written once, complete with their result, and never change.
+CREATE TRIGGER ledger_operations_no_update BEFORE UPDATE OR DELETE ON ledger_operations
+  FOR EACH ROW EXECUTE FUNCTION ledger_journal_immutable();
+CREATE TRIGGER ledger_operations_no_truncate BEFORE TRUNCATE ON ledger_operations
+  FOR EACH STATEMENT EXECUTE FUNCTION ledger_journal_immutable();
 
 ---------------------------------------------------------------------------------------------------------
 -- Helpers
@@ -182,21 +175,18 @@ BEGIN
   RAISE EXCEPTION USING ERRCODE = 'LDG03', MESSAGE = 'Retry', DETAIL = p_what;
 END $$;
 
--- Claims the idempotency key. Returns (new operation id, NULL) for a fresh key, or (NULL, first result)
--- for a replay. A concurrent duplicate blocks on the unique index until the first commits, then replays.
+-- Idempotency, first half: a key already used returns its first result (same content) or refuses
+-- (different content). A fresh key gets an operation id; the row itself is written by ledger_op_finish.
 CREATE FUNCTION ledger_op_begin(p jsonb, p_operation text, OUT op_id uuid, OUT prior jsonb)
 LANGUAGE plpgsql AS $$
 DECLARE
   v_existing ledger_operations;
 BEGIN
-  INSERT INTO ledger_operations (idempotency_key, operation, request_hash, created_at)
-  VALUES (p->>'key', p_operation, p->>'hash', (p->>'now')::timestamptz)
-  ON CONFLICT (idempotency_key) DO NOTHING
-  RETURNING id INTO op_id;
-  IF op_id IS NOT NULL THEN
+  SELECT * INTO v_existing FROM ledger_operations WHERE idempotency_key = p->>'key';
+  IF NOT FOUND THEN
+    op_id := gen_random_uuid();
     RETURN;
   END IF;
-  SELECT * INTO v_existing FROM ledger_operations WHERE idempotency_key = p->>'key';
   IF v_existing.operation <> p_operation OR v_existing.request_hash <> p->>'hash' THEN
     PERFORM ledger_raise('IdempotencyConflict', jsonb_build_object(
       'idempotencyKey', p->>'key', 'firstOperation', v_existing.operation, 'operation', p_operation));
@@ -204,9 +194,16 @@ BEGIN
   prior := v_existing.result || jsonb_build_object('replayed', true);
 END $$;
 
-CREATE FUNCTION ledger_op_finish(p_op uuid, p_wallet uuid, p_result jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- Idempotency, second half: records the operation with its result, once. If a concurrent request with
+-- the same key got there first, the unique index makes us wait for it; we then retry, and the retry
+-- replays its result (our own work is rolled back with the retry's error).
+CREATE FUNCTION ledger_op_finish(p_op uuid, p jsonb, p_operation text, p_wallet uuid, p_result jsonb)
+RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
-  UPDATE ledger_operations SET result = p_result, wallet_id = p_wallet WHERE id = p_op;
+  INSERT INTO ledger_operations (id, idempotency_key, operation, request_hash, wallet_id, result, created_at)
+  VALUES (p_op, p->>'key', p_operation, p->>'hash', p_wallet, p_result, (p->>'now')::timestamptz)
+  ON CONFLICT (idempotency_key) DO NOTHING;
+  IF NOT FOUND THEN PERFORM ledger_retry('idempotency key taken concurrently'); END IF;
   RETURN p_result || jsonb_build_object('replayed', false);
 END $$;
 
@@ -313,7 +310,7 @@ BEGIN
   PERFORM ledger_check_wallet(v_wallet, true);
   v_lot := ledger_new_lot(v_op, p, v_wallet, p->>'kind', (p->>'amount')::bigint,
     (p->>'expires_at')::timestamptz, 'grant', NULL);
-  RETURN ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op,
+  RETURN ledger_op_finish(v_op, p, 'grant', v_wallet, jsonb_build_object('operation_id', v_op,
     'lot', (SELECT to_jsonb(l) FROM ledger_lots l WHERE l.id = v_lot)));
 END $$;
 
@@ -340,7 +337,7 @@ BEGIN
   INSERT INTO ledger_hold_allocations (hold_id, seq, lot_id, amount)
   SELECT v_hold, u.seq, u.lot, u.amount FROM unnest(v_plan.lots, v_plan.amounts) WITH ORDINALITY AS u(lot, amount, seq);
   PERFORM ledger_journal_rows(v_op, p, 'hold', v_wallet, v_hold, v_plan.lots, v_plan.amounts, -1, 1, 0, 0, 0);
-  v_result := ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold,
+  v_result := ledger_op_finish(v_op, p, 'reserve', v_wallet, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold,
     'wallet_id', v_wallet, 'amount', v_amount, 'expires_at', p->'hold_expires_at',
     'allocations', (SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'amount', u.amount) ORDER BY u.seq)
                     FROM unnest(v_plan.lots, v_plan.amounts) WITH ORDINALITY AS u(lot, amount, seq))));
@@ -399,7 +396,7 @@ BEGIN
     v_refund_lot := ledger_new_lot(v_op, p, v_hold.wallet_id, 'refund', v_refund,
       v_now + make_interval(days => (p->>'refund_days')::int), 'grant', v_hold_id);
   END IF;
-  v_result := ledger_op_finish(v_op, v_hold.wallet_id, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
+  v_result := ledger_op_finish(v_op, p, v_mode, v_hold.wallet_id, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
     'wallet_id', v_hold.wallet_id, 'state', v_state, 'captured', v_capture, 'released', v_hold.amount - v_capture,
     'allocations', (SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'captured', u.c, 'released', u.r) ORDER BY u.i)
                     FROM unnest(v_lots, v_caps, v_rels) WITH ORDINALITY AS u(lot, c, r, i)),
@@ -476,7 +473,7 @@ BEGIN
     v_refund_lot := ledger_new_lot(v_op, p, v_hold.wallet_id, 'refund', v_new,
       v_now + make_interval(days => (p->>'refund_days')::int), 'refund', v_hold_id);
   END IF;
-  v_result := ledger_op_finish(v_op, v_hold.wallet_id, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
+  v_result := ledger_op_finish(v_op, p, 'refund', v_hold.wallet_id, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
     'wallet_id', v_hold.wallet_id, 'refunded', v_amount,
     'allocations', coalesce((SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'amount', u.amount) ORDER BY u.i DESC)
                     FROM unnest(v_lots, v_back) WITH ORDINALITY AS u(lot, amount, i)), '[]'::jsonb),
@@ -511,7 +508,7 @@ BEGIN
     PERFORM ledger_journal_rows(v_op, p, v_mode, v_lot.wallet_id, NULL, ARRAY[v_lot_id], ARRAY[v_amount],
       -1, 0, 0, (v_mode = 'expire')::int, (v_mode = 'revoke')::int);
   END IF;
-  RETURN ledger_op_finish(v_op, v_lot.wallet_id, jsonb_build_object('operation_id', v_op, 'lot_id', v_lot_id,
+  RETURN ledger_op_finish(v_op, p, v_mode, v_lot.wallet_id, jsonb_build_object('operation_id', v_op, 'lot_id', v_lot_id,
     'wallet_id', v_lot.wallet_id, 'amount', v_amount));
 END $$;
 
@@ -540,7 +537,7 @@ BEGIN
     SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'amount', u.amount) ORDER BY u.i) INTO v_allocs
     FROM unnest(v_plan.lots, v_plan.amounts) WITH ORDINALITY AS u(lot, amount, i);
   END IF;
-  RETURN ledger_op_finish(v_op, v_wallet, jsonb_build_object('operation_id', v_op, 'wallet_id', v_wallet,
+  RETURN ledger_op_finish(v_op, p, 'adjust', v_wallet, jsonb_build_object('operation_id', v_op, 'wallet_id', v_wallet,
     'delta', v_delta, 'lot_id', v_lot, 'allocations', v_allocs));
 END $$;
 
@@ -693,15 +690,14 @@ DROP FUNCTION IF EXISTS ledger_new_lot(uuid, jsonb, uuid, text, bigint, timestam
 DROP FUNCTION IF EXISTS ledger_journal_rows(uuid, jsonb, text, uuid, uuid, uuid[], bigint[], int, int, int, int, int);
 DROP FUNCTION IF EXISTS ledger_check_wallet(uuid, boolean);
 DROP FUNCTION IF EXISTS ledger_retry(text);
-DROP FUNCTION IF EXISTS ledger_op_finish(uuid, uuid, jsonb);
+DROP FUNCTION IF EXISTS ledger_op_finish(uuid, jsonb, text, uuid, jsonb);
 DROP FUNCTION IF EXISTS ledger_op_begin(jsonb, text);
 DROP FUNCTION IF EXISTS ledger_raise(text, jsonb);
 DROP TABLE IF EXISTS ledger_journal;
-DROP FUNCTION IF EXISTS ledger_journal_immutable();
 DROP TABLE IF EXISTS ledger_hold_allocations;
 DROP TABLE IF EXISTS ledger_holds;
 DROP TABLE IF EXISTS ledger_lots;
 DROP TABLE IF EXISTS ledger_operations;
-DROP FUNCTION IF EXISTS ledger_operations_write_once();
 DROP TABLE IF EXISTS ledger_organization_members;
 DROP TABLE IF EXISTS ledger_wallets;
+DROP FUNCTION IF EXISTS ledger_journal_immutable();
