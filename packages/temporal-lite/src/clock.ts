@@ -3,9 +3,10 @@
  * (timers, timeouts, retry backoffs) goes through here, so that with time skipping
  * the whole server moves on one virtual clock, as the Java test server does.
  *
- * Virtual time = wall time + offset. With time skipping on, when nothing is locking
- * time (lock count 0) and the engine reports it is idle (no workflow or activity task
- * waiting for/being worked on by a worker), the offset jumps forward to the next deadline.
+ * Virtual time = wall time + offset. With time skipping on, whenever nothing holds a
+ * lock (the Java test server's rule: the client's lock, which starts at 1, plus one per
+ * outstanding workflow task and per scheduled/running activity attempt), the offset
+ * jumps forward to the next deadline.
  */
 export interface ClockTimer { cancel(): void }
 
@@ -20,8 +21,6 @@ export class Clock {
   private realTimerAt = Infinity;
   private pokeScheduled = false;
   private stopped = false;
-  /** Set by the engine: true when no task is pending or in flight anywhere. */
-  isIdle: () => boolean = () => true;
 
   constructor(public readonly timeSkipping: boolean) {
     // The Java test server starts locked; clients unlock around result waits.
@@ -64,6 +63,19 @@ export class Clock {
     this.lockCount++;
   }
 
+  /** Holds one lock for `holder` (idempotent), released by `release`. */
+  hold(holder: { timeLock?: boolean }): void {
+    if (holder.timeLock) return;
+    holder.timeLock = true;
+    this.lockCount++;
+  }
+
+  release(holder: { timeLock?: boolean } | undefined): void {
+    if (!holder?.timeLock) return;
+    holder.timeLock = false;
+    this.unlock();
+  }
+
   unlock(): void {
     if (this.lockCount > 0) this.lockCount--;
     this.poke();
@@ -98,7 +110,6 @@ export class Clock {
 
   private trySkip(): void {
     if (this.stopped || this.lockCount > 0 || this.entries.length === 0) return;
-    if (!this.isIdle()) return;
     const next = this.entries[0]!;
     const delta = next.at - this.now();
     if (delta > 0) this.offset += delta;

@@ -71,6 +71,11 @@ test('timers are skipped with time skipping; workflow clock is the virtual clock
   expect((await h.env.currentTimeMs()) - t0).toBeGreaterThanOrEqual(3_600_000);
 });
 
+test('time skips while an activity sleeps in server time (Java test server lock rules)', async () => {
+  expect(await h.env.client.workflow.execute(wf.raceActivityAndTimer, { ...opts('race1'), args: [1_000_000, 1_500_000] })).toBe('timer');
+  expect(await h.env.client.workflow.execute(wf.raceActivityAndTimer, { ...opts('race2'), args: [1_500_000, 1_000_000] })).toBe('activity');
+});
+
 test('env.sleep advances virtual time', async () => {
   const t0 = await h.env.currentTimeMs();
   await h.env.sleep('1 day');

@@ -33,6 +33,7 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
 export const uid = (p: string): string => `${p}-${randomUUID().slice(0, 8)}`;
 
 const flakyCounts = new Map<string, number>();
+let currentEnv: TestWorkflowEnvironment | undefined;
 export const activities = {
   async greet(name: string): Promise<string> {
     return `hello ${name}`;
@@ -64,6 +65,11 @@ export const activities = {
     }
     return 'done';
   },
+  /** Sleeps in server time from inside an activity (UnlockTimeSkippingWithSleep). */
+  async envSleep(ms: number): Promise<string> {
+    await currentEnv!.sleep(ms);
+    return 'activity';
+  },
   async attemptInfo(): Promise<{ attempt: number; details: unknown }> {
     const ctx = Context.current();
     const info = ctx.info;
@@ -85,6 +91,7 @@ export interface Harness {
 
 export async function startHarness(kind: 'timeskip' | 'local', opts: Parameters<typeof createLocalTestEnv>[0] = {}): Promise<Harness> {
   const env = await makeEnv(kind, opts);
+  currentEnv = env;
   const taskQueue = uid('tq');
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities });
   const running = worker.run();

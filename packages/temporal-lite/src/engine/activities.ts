@@ -97,6 +97,8 @@ function enqueue(engine: Engine, run: Run, act: ActivityState, s2s: number): voi
   act.nonce = nextNonce();
   act.queued = true;
   act.currentAttemptScheduledTime = engine.now();
+  // A scheduled or running attempt holds time still (Java test server rule); backoff does not.
+  engine.clock.hold(act);
   if (s2s > 0 && (!act.scheduleToCloseDeadline || s2s < act.scheduleToCloseDeadline - engine.now())) {
     const nonce = act.nonce;
     act.timers.push(engine.clock.after(s2s, () => {
@@ -169,9 +171,14 @@ function clearTimers(act: ActivityState): void {
   act.timers = [];
 }
 
+function releaseTime(engine: Engine, act: ActivityState): void {
+  engine.clock.release(act);
+}
+
 /** Removes the activity and writes [ActivityTaskStarted,] close event (buffered if a workflow task is in flight). */
 function closeActivity(engine: Engine, run: Run, act: ActivityState, name: string, attrs: P): void {
   clearTimers(act);
+  releaseTime(engine, act);
   act.nonce = nextNonce();
   run.activities.delete(act.scheduledEventId);
   const wasStarted = act.state === 'started';
@@ -211,7 +218,7 @@ function attemptFailed(engine: Engine, run: Run, act: ActivityState, failure: P,
     act.timers.push(engine.clock.after(decision.backoffMs, () => {
       if (act.nonce === nonce && act.state === 'backoff') enqueue(engine, run, act, toMs(act.attrs.scheduleToStartTimeout));
     }));
-    engine.clock.poke();
+    releaseTime(engine, act);
     return;
   }
   if (timeoutType) {
@@ -245,6 +252,7 @@ export function requestCancelActivity(engine: Engine, run: Run, scheduledEventId
   act.cancelRequestedEventId = reqId;
   if (act.state !== 'started') {
     clearTimers(act);
+    releaseTime(engine, act);
     act.nonce = nextNonce();
     run.activities.delete(scheduledEventId);
     engine.append(run, 'ActivityTaskCanceled', {

@@ -58,7 +58,6 @@ export class Engine {
 
   constructor(readonly options: EngineOptions) {
     this.clock = new Clock(options.timeSkipping);
-    this.clock.isIdle = () => this.isIdle();
     this.registerNamespace(options.namespace, options.searchAttributes ?? {});
   }
 
@@ -82,19 +81,13 @@ export class Engine {
     return this.clock.now();
   }
 
-  /** Idle = nothing a worker could be doing right now; time may skip only then. */
-  private isIdle(): boolean {
-    for (const q of this.wfQueues.values()) if (q.backlog > 0) return false;
-    for (const q of this.actQueues.values()) if (q.backlog > 0) return false;
-    for (const ns of this.namespaces.values()) {
-      for (const wf of ns.workflows.values()) {
-        const run = wf.runs[wf.runs.length - 1]!;
-        if (run.status !== 'Running') continue;
-        if (run.wft && run.wft.notBefore === undefined) return false;
-        for (const a of run.activities.values()) if (a.state === 'started') return false;
-      }
-    }
-    return true;
+  /** Ends the run's workflow task (if any) and lets time skip again. */
+  clearWft(run: Run): void {
+    const wft = run.wft;
+    if (!wft) return;
+    wft.timeoutTimer?.cancel();
+    this.clock.release(wft);
+    run.wft = undefined;
   }
 
   // ---------------------------------------------------------------- lookup
@@ -232,6 +225,8 @@ export class Engine {
       wft.notBefore = undefined;
       if (!wft.transient) wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
       wft.scheduledTime = this.now();
+      // An outstanding workflow task holds time still (Java test server rule).
+      this.clock.hold(wft);
       this.wfQueue(run.ns.name, run.taskQueue).offer({ kind: 'wft', run, nonce });
       this.clock.poke();
     };
@@ -279,10 +274,12 @@ export class Engine {
     run.runTimers = [];
     for (const t of run.timers.values()) t.timer.cancel();
     run.timers.clear();
-    for (const a of run.activities.values()) for (const t of a.timers) t.cancel();
+    for (const a of run.activities.values()) {
+      for (const t of a.timers) t.cancel();
+      this.clock.release(a);
+    }
     run.activities.clear();
-    run.wft?.timeoutTimer?.cancel();
-    run.wft = undefined;
+    this.clearWft(run);
     run.buffered = [];
     for (const cb of this.onRunClosed) cb(run);
     this.notify(run);

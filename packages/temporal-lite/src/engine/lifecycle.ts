@@ -154,8 +154,7 @@ function prepareForcedClose(engine: Engine, run: Run): void {
       identity: 'temporal-lite',
     });
   }
-  wft?.timeoutTimer?.cancel();
-  run.wft = undefined;
+  engine.clearWft(run);
   engine.flushBuffered(run);
 }
 

@@ -61,6 +61,8 @@ export interface WorkflowTask {
   deliveredQueries: string[];
   /** The scheduled/started events of a transient task, as sent to the worker. */
   transientEvents?: P[];
+  /** Whether this task currently holds a time-skipping lock. */
+  timeLock?: boolean;
   /** Backoff timer when the task is not yet dispatchable (workflowStartDelay, retry backoff). */
   notBefore?: number;
 }
@@ -89,6 +91,8 @@ export interface ActivityState {
   retryPolicy: P;
   /** Set while the activity sits in its task queue (so a poll can pick it). */
   queued: boolean;
+  /** Whether this activity currently holds a time-skipping lock (scheduled or running). */
+  timeLock?: boolean;
 }
 
 export interface ChildState {

@@ -103,17 +103,20 @@ export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
 
   // A speculative task that only rejected updates leaves no trace in history.
   if (wft.transient && commands.length === 0 && run.buffered.length === 0 && !req.forceCreateNewWorkflowTask && messages.every(isRejectionMessage)) {
-    wft.timeoutTimer?.cancel();
-    run.wft = undefined;
+    engine.clearWft(run);
     applyRejections(engine, run, messages);
     afterTaskClosed(engine, run, false);
-    return {};
+    // Tells the SDK to roll its history back to before the dropped task's events.
+    return { resetHistoryEventId: String(run.lastCompletedWftStartedEventId) };
   }
 
   const problem = validateCommands(engine, run, commands, messages);
   if (problem) {
+    // Real server: a retried task that keeps producing bad commands is dropped (it will time
+    // out); otherwise WorkflowTaskFailed + a new task. The worker gets INVALID_ARGUMENT either way.
+    const unhandled = problem.cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND';
+    if (wft.attempt > 1 && !unhandled) throw errors.invalidArgument(problem.message);
     failWorkflowTask(engine, run, wft, problem.cause, { message: problem.message, source: 'temporal-lite' }, req.identity);
-    if (problem.cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND') return {};
     throw errors.invalidArgument(problem.message);
   }
 
@@ -129,7 +132,7 @@ export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
     workerVersion: req.workerVersionStamp,
   });
   run.lastCompletedWftStartedEventId = wft.startedEventId!;
-  run.wft = undefined;
+  engine.clearWft(run);
   const { newTaskNeeded, postCommit } = applyCommands(engine, run, commands, messages, completedId, req.identity);
   afterTaskClosed(engine, run, newTaskNeeded || !!req.forceCreateNewWorkflowTask);
   for (const f of postCommit) f();
@@ -168,7 +171,7 @@ function timeoutWft(engine: Engine, run: Run, wft: WorkflowTask): void {
 }
 
 function retryTask(engine: Engine, run: Run, wft: WorkflowTask, immediate: boolean): void {
-  run.wft = undefined;
+  engine.clearWft(run);
   resetUndeliveredUpdates(run, wft);
   for (const q of run.queries.values()) if (wft.deliveredQueries.includes(q.id)) q.state = 'waiting';
   engine.flushBuffered(run);

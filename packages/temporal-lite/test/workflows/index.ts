@@ -13,6 +13,7 @@ export interface Acts {
   slow(ms: number): Promise<string>;
   heartbeating(ms: number): Promise<string>;
   attemptInfo(): Promise<{ attempt: number; details: unknown }>;
+  envSleep(ms: number): Promise<string>;
 }
 
 const acts = proxyActivities<Acts>({ startToCloseTimeout: '10s', retry: { initialInterval: '50ms', maximumAttempts: 5 } });
@@ -44,6 +45,15 @@ export async function activityTimeoutWf(ms: number): Promise<string> {
 export async function heartbeatTimeoutWf(): Promise<{ attempt: number; details: unknown }> {
   const a = proxyActivities<Acts>({ startToCloseTimeout: '20s', heartbeatTimeout: '300ms', retry: { maximumAttempts: 3, initialInterval: '10ms' } });
   return await a.attemptInfo();
+}
+
+/** A timer racing an activity that sleeps in server time; the shorter one must win. */
+export async function raceActivityAndTimer(timerMs: number, activityMs: number): Promise<string> {
+  const a = proxyActivities<Acts>({ startToCloseTimeout: '1 hour' });
+  const activity = a.envSleep(activityMs);
+  const winner = await Promise.race([sleep(timerMs).then(() => 'timer'), activity]);
+  await activity;
+  return winner;
 }
 
 export async function sleepWf(ms: number): Promise<number> {
