@@ -28,13 +28,16 @@ export async function startServerChild(options: { cpuProfileDir?: string }): Pro
     pid,
     address: `127.0.0.1:${port}`,
     rssMb: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024,
-    cpuSeconds: () => {
-      // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-    },
+    cpuSeconds: () => threadCpuSeconds(`/proc/${pid}/stat`),
     stop: () => stopChild(child),
   };
+}
+
+/** utime + stime of a /proc `stat` file (a process's, or one thread's under /proc/<pid>/task/<tid>/stat). */
+export function threadCpuSeconds(statPath: string): number {
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15 of the whole line.
+  const fields = readFileSync(statPath, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
 function readPort(child: ChildProcess): Promise<number> {

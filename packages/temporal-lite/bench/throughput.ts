@@ -7,17 +7,18 @@
  * The last line printed is one JSON object with the headline figures.
  *
  * Environment: BENCH_C1_COUNT (default 300), BENCH_C50_COUNT (3000), BENCH_TOTAL (10000),
- * BENCH_PROFILE=1 to CPU-profile the server and print where its time goes.
+ * BENCH_PROFILE=1 to CPU-profile the server and print where its time goes,
+ * BENCH_WORKER_OPTIONS='{"nonStickyToStickyPollRatio":1}' (JSON) to try other worker settings.
  */
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createBenchActivities } from './activities';
 import { summariseProfile } from './profile-summary';
-import { ServerChild, startServerChild } from './server-child';
+import { ServerChild, startServerChild, threadCpuSeconds } from './server-child';
 import { percentile, round } from './stats';
 import { benchWorkflow } from './workflows';
 
@@ -59,16 +60,21 @@ function describePhase(label: string, r: PhaseResult): string {
     `latency p50 ${percentile(r.latenciesMs, 50).toFixed(1)} ms, p99 ${percentile(r.latenciesMs, 99).toFixed(1)} ms, max ${Math.max(...r.latenciesMs).toFixed(1)} ms`;
 }
 
-/** CPU seconds of the server child and of this process (SDK client, worker and its Rust core threads). */
-function cpuSnapshot(server: ServerChild): { server: number; sdk: number } {
+/**
+ * CPU seconds of the server child, of this whole process (SDK client, worker, Rust core threads) and of its
+ * main JS thread alone, which carries the client, the activities and the bridge to the Rust core.
+ */
+function cpuSnapshot(server: ServerChild): { server: number; sdk: number; sdkMain: number } {
   const u = process.cpuUsage();
-  return { server: server.cpuSeconds(), sdk: (u.user + u.system) / 1e6 };
+  return { server: server.cpuSeconds(), sdk: (u.user + u.system) / 1e6, sdkMain: threadCpuSeconds(`/proc/self/task/${process.pid}/stat`) };
 }
 
 async function main(): Promise<void> {
   const c1Count = envInt('BENCH_C1_COUNT', 300);
   const c50Count = envInt('BENCH_C50_COUNT', 3000);
   const total = envInt('BENCH_TOTAL', 10_000);
+  const workerOverrides = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>;
+  if (Object.keys(workerOverrides).length > 0) console.log(`worker options: ${JSON.stringify(workerOverrides)}`);
   const profileDir = process.env.BENCH_PROFILE === '1' ? mkdtempSync(path.join(os.tmpdir(), 'temporal-lite-prof-')) : undefined;
   // The SDK logs every worker start/stop at INFO; the benchmark's own lines are what matter.
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -84,6 +90,7 @@ async function main(): Promise<void> {
       taskQueue: TASK_QUEUE,
       workflowsPath: require.resolve('./workflows'),
       activities: createBenchActivities(),
+      ...workerOverrides,
     });
     const client = new Client({ connection });
     const figures = await worker.runUntil(() => measure(client, server, { c1Count, c50Count, total }));
@@ -107,8 +114,10 @@ async function measure(client: Client, server: ServerChild, counts: { c1Count: n
   console.log(describePhase('c=50', c50));
   const cpu2 = cpuSnapshot(server);
   for (const [label, a, b, n] of [['c=1 ', cpu0, cpu1, c1.completed], ['c=50', cpu1, cpu2, c50.completed]] as const) {
-    console.log(`${label} CPU per workflow: server ${((1000 * (b.server - a.server)) / n).toFixed(2)} ms, ` +
-      `SDK client+worker ${((1000 * (b.sdk - a.sdk)) / n).toFixed(2)} ms`);
+    const seconds = label === 'c=1 ' ? c1.elapsedMs / 1000 : c50.elapsedMs / 1000;
+    const perWf = (x: number, y: number): string => `${((1000 * (y - x)) / n).toFixed(2)} ms/wf (${((100 * (y - x)) / seconds).toFixed(0)}% of a core)`;
+    console.log(`${label} CPU: server ${perWf(a.server, b.server)}; SDK client+worker ${perWf(a.sdk, b.sdk)}, ` +
+      `of which its main JS thread ${perWf(a.sdkMain, b.sdkMain)}`);
   }
   const rest = counts.total - nextSeq;
   if (rest > 0) console.log(describePhase(`fill to ${counts.total} (c=50)`, await runPhase(client, 50, rest)));
