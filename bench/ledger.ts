@@ -3,7 +3,7 @@
  * wallets and (b) all on one wallet, against the same number of single-statement guarded debits
  * (`UPDATE … SET available = available - n WHERE available >= n`) on the same server as the baseline.
  *
- *   npm run bench:ledger            (BENCH_PAIRS=4000 by default; DATABASE_URL to use another server)
+ *   npm run bench:ledger   (BENCH_PAIRS=4000 per case, BENCH_ROUNDS=4 interleaved rounds; DATABASE_URL for another server)
  *
  * The embedded server runs with its default, durable settings (fsync and synchronous_commit on): both the
  * ledger and the baseline pay one WAL flush per transaction. The last line is one JSON object.
@@ -18,6 +18,8 @@ import { capture, createWallet, grantLot, reserve, audit } from '../src/ledger';
 const CLIENTS = 16;
 const WALLETS = 1000;
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 4000);
+/** The machine may be shared: phases are interleaved over several rounds so that load drift hits both sides. */
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4);
 const FAR_FUTURE = new Date(Date.now() + 365 * 86_400_000);
 
 async function setup(pool: Pool, runId: string): Promise<string[]> {
@@ -34,15 +36,14 @@ async function setup(pool: Pool, runId: string): Promise<string[]> {
   return ids;
 }
 
-/** Runs `total` tasks on CLIENTS concurrent loops; returns tasks per second. */
+/** Runs `total` tasks on CLIENTS concurrent loops; returns the elapsed seconds. */
 async function run(total: number, task: (i: number) => Promise<void>): Promise<number> {
   let next = 0;
   const started = process.hrtime.bigint();
   await Promise.all(Array.from({ length: CLIENTS }, async () => {
     for (let i = next++; i < total; i = next++) await task(i);
   }));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return total / seconds;
+  return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
 async function pair(pool: Pool, walletId: string, k: string): Promise<void> {
@@ -68,14 +69,25 @@ async function main(): Promise<void> {
     // Warm-up (plans, caches) on both paths.
     await run(400, (i) => pair(pool, wallets[pick(i)] as string, `${runId}:w:${i}`));
     await run(400, (i) => debit(pool, pick(i)));
-    const pairsSpread = await run(PAIRS, (i) => pair(pool, wallets[pick(i)] as string, `${runId}:s:${i}`));
-    const baseSpread = await run(PAIRS, (i) => debit(pool, pick(i)));
-    const pairsHot = await run(PAIRS, (i) => pair(pool, wallets[0] as string, `${runId}:h:${i}`));
-    const baseHot = await run(PAIRS, () => debit(pool, 0));
+    const per = Math.ceil(PAIRS / ROUNDS);
+    const secs = { pairsSpread: 0, baseSpread: 0, pairsHot: 0, baseHot: 0 };
+    for (let round = 0; round < ROUNDS; round++) {
+      const o = round * per;
+      secs.pairsSpread += await run(per, (i) => pair(pool, wallets[pick(o + i)] as string, `${runId}:s:${o + i}`));
+      secs.baseSpread += await run(per, (i) => debit(pool, pick(o + i)));
+      secs.pairsHot += await run(per, (i) => pair(pool, wallets[0] as string, `${runId}:h:${o + i}`));
+      secs.baseHot += await run(per, () => debit(pool, 0));
+    }
+    const total = per * ROUNDS;
+    const pairsSpread = total / secs.pairsSpread;
+    const baseSpread = total / secs.baseSpread;
+    const pairsHot = total / secs.pairsHot;
+    const baseHot = total / secs.baseHot;
     const a = await audit(pool);
     const conditions = {
       server: db.embedded ? 'embedded PostgreSQL (durable defaults)' : 'DATABASE_URL', clients: CLIENTS, wallets: WALLETS,
-      pairs: PAIRS, cpus: os.cpus().length, auditViolations: a.violations.length,
+      pairsPerCase: per * ROUNDS, rounds: ROUNDS, cpus: os.cpus().length, loadavg1: Math.round(os.loadavg()[0] * 100) / 100,
+      auditViolations: a.violations.length,
     };
     console.log(`conditions: ${JSON.stringify(conditions)}`);
     const r2 = (x: number) => Math.round(x * 100) / 100;

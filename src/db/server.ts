@@ -90,7 +90,7 @@ export async function startDatabase(options: StartDatabaseOptions): Promise<Runn
   try {
     await pg.start();
   } catch (e) {
-    throw new Error(`embedded PostgreSQL failed to start on port ${port} (data ${databaseDir}): ${String(e ?? 'exited')}`);
+    throw new Error(`embedded PostgreSQL failed to start on port ${port} (data ${databaseDir}): ${String(e ?? 'exited')}`, { cause: e });
   }
   const running: RunningDatabase = {
     connectionString: urlFor(user, password, port, database),

@@ -19,7 +19,7 @@ interface PgErrorLike {
 export function toLedgerError(e: unknown): unknown {
   const pe = e as PgErrorLike;
   if (pe && pe.code === LEDGER_SQLSTATE && typeof pe.message === 'string' && isLedgerErrorCode(pe.message)) {
-    let details: Record<string, unknown> = {};
+    let details: Record<string, unknown>;
     try {
       details = pe.detail ? (JSON.parse(pe.detail) as Record<string, unknown>) : {};
     } catch {
