@@ -81,7 +81,11 @@ export interface GenerationState {
   generationId: string;
   phase: GenerationPhase;
   costCredits: number | null;
+  /** Workflow time when the wait for an outcome began; deadlines count from here. */
+  startedAt: string | null;
   deadlineAt: string | null;
+  /** How far progress reports may push the deadline. */
+  maxDeadlineAt: string | null;
   progressPercent: number | null;
   reservation: Reservation | null;
   settlement: Settlement | null;

@@ -45,7 +45,9 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
     generationId: input.generationId,
     phase: 'reserving',
     costCredits: null,
+    startedAt: null,
     deadlineAt: null,
+    maxDeadlineAt: null,
     progressPercent: null,
     reservation: null,
     settlement: null,
@@ -116,6 +118,8 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
     state.costCredits = prepared.quote.costCredits;
     deadlineAtMs = startedAtMs + prepared.quote.deadlineMs;
     maxDeadlineAtMs = startedAtMs + Math.max(prepared.quote.deadlineMs, prepared.quote.maxDeadlineMs);
+    state.startedAt = new Date(startedAtMs).toISOString();
+    state.maxDeadlineAt = new Date(maxDeadlineAtMs).toISOString();
     state.reservation = await reserveGenerationCredits({
       generation: input,
       quote: prepared.quote,

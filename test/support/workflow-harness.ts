@@ -4,7 +4,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, NativeConnection, type Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, type Worker, type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import type { Pool } from 'pg';
 import { createTimeSkippingTestEnv } from 'temporal-lite/src/testing';
 import { defaultPriceBook, type PriceBook } from '../../src/pricing';
@@ -13,6 +15,14 @@ import { registerSearchAttributes } from '../../src/temporal/search-attributes';
 import { createWorker, workflowsPath } from '../../src/worker';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+let runtimeInstalled = false;
+
+/** Worker logs only errors in tests: expected refusals (InsufficientCredits) would otherwise flood the output. */
+function installQuietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+}
 
 /** Bundling takes seconds; one bundle serves every worker of a test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
@@ -35,6 +45,7 @@ export interface WorkflowHarnessOptions {
 }
 
 export async function startWorkflowHarness(options: WorkflowHarnessOptions): Promise<WorkflowHarness> {
+  installQuietRuntime();
   const env = await createTimeSkippingTestEnv();
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   const taskQueue = `test-${randomUUID()}`;
