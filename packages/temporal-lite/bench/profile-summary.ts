@@ -14,6 +14,7 @@ export function summariseProfile(file: string, top = 15): string[] {
   const msPerHit = (profile.endTime - profile.startTime) / 1000 / totalHits;
   const byFunction = new Map<string, number>();
   const byFile = new Map<string, number>();
+  const byArea = new Map<string, number>();
   for (const node of profile.nodes) {
     const hits = node.hitCount ?? 0;
     if (hits === 0) continue;
@@ -21,8 +22,11 @@ export function summariseProfile(file: string, top = 15): string[] {
     const where = shortUrl(url);
     const fn = `${functionName || '(anonymous)'} ${where ? `${where}:${lineNumber + 1}` : ''}`.trim();
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + hits);
-    const fileKey = where || functionName;
+    // Functions compiled from strings (protobufjs's generated encoders/decoders) have no URL.
+    const fileKey = where || (functionName && functionName !== '(anonymous)' ? functionName : '(no source URL: generated code)');
     byFile.set(fileKey, (byFile.get(fileKey) ?? 0) + hits);
+    const area = areaOf(fileKey);
+    byArea.set(area, (byArea.get(area) ?? 0) + hits);
   }
   const lines = [`profile ${path.basename(file)}: ${((profile.endTime - profile.startTime) / 1e6).toFixed(1)} s sampled`];
   const busy = totalHits - (byFunction.get('(idle)') ?? 0);
@@ -30,9 +34,22 @@ export function summariseProfile(file: string, top = 15): string[] {
     `  ${((100 * hits) / busy).toFixed(1).padStart(5)}% of busy  ${(hits * msPerHit).toFixed(0).padStart(7)} ms  ${name}`;
   lines.push(`busy (non-idle) CPU: ${((busy * msPerHit) / 1000).toFixed(1)} s; top functions by self time:`);
   for (const [name, hits] of top_(byFunction, top)) if (name !== '(idle)') lines.push(row(name, hits));
+  lines.push('by area:');
+  for (const [name, hits] of top_(byArea, top)) if (name !== '(idle)') lines.push(row(name, hits));
   lines.push('top files by self time:');
   for (const [name, hits] of top_(byFile, top)) if (name !== '(idle)') lines.push(row(name, hits));
   return lines;
+}
+
+/** Coarse owner of a file: this package's code, a dependency, a Node subsystem, or V8 itself. */
+function areaOf(fileKey: string): string {
+  if (fileKey.startsWith('src/')) return 'temporal-lite src/ (engine, handlers, proto helpers)';
+  if (fileKey.startsWith('node:zlib')) return 'node:zlib (gzip of the SDK core\'s requests)';
+  if (fileKey.startsWith('node:internal/http2') || fileKey.startsWith('node:http2')) return 'node http2';
+  if (fileKey.startsWith('node:')) return 'node other (events, streams, buffers, timers)';
+  const pkg = /^((?:@[^/]+\/)?[^/]+)\//.exec(fileKey);
+  if (pkg) return `dependency ${pkg[1]}`;
+  return fileKey;
 }
 
 function top_(map: Map<string, number>, n: number): [string, number][] {
