@@ -16,7 +16,7 @@ export async function getBalance(db: Db, input: GetBalanceInput): Promise<Balanc
   const res = await db.query(
     `SELECT ${LOT_COLUMNS} FROM ledger_lots
      WHERE wallet_id = $1::uuid AND ($3::boolean OR (status = 'active' AND expires_at > $2::timestamptz AND (available > 0 OR held > 0)))
-     ORDER BY expires_at, kind_rank, granted_at, id`,
+     ORDER BY expires_at, kind_rank, granted_at, ledger_lots.id`, // the uuid, not the text alias
     [wallet.walletId, now, input.includeClosedLots === true],
   );
   const lots = res.rows.map(lotFromRow);
@@ -77,7 +77,7 @@ export async function listJournal(db: Db, input: ListJournalInput): Promise<Jour
        AND ($6::text IS NULL OR generation_id = $6::text)
        AND ($7::timestamptz IS NULL OR created_at >= $7::timestamptz)
        AND ($8::timestamptz IS NULL OR created_at < $8::timestamptz)
-     ORDER BY id DESC LIMIT $9::int`,
+     ORDER BY ledger_journal.id DESC LIMIT $9::int`, // the table's bigint id, not the text alias
     [walletId, cursor, input.kind ?? null, lotId, holdId, input.generationId ?? null, input.from ?? null, input.to ?? null, limit + 1],
   );
   const rows = res.rows.slice(0, limit).map(journalFromRow);

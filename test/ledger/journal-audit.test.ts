@@ -1,0 +1,93 @@
+/** The journal is append-only and pageable; the audit finds tampering; wallets and organization members. */
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { expectAuditClean } from '../support/audit';
+import { T0, at, key, newWallet } from '../support/ledger-fixtures';
+import {
+  addOrganizationMember, audit, canUseWallet, capture, createWallet, grantLot, listJournal,
+  listOrganizationMembers, removeOrganizationMember, reserve, type JournalEntry,
+} from '../../src/ledger';
+
+let db: TestDatabase;
+beforeAll(async () => { db = await createTestDatabase(); });
+afterAll(async () => { await db.drop(); });
+
+test('journal rows and operations cannot be updated or deleted', async () => {
+  const w = await newWallet(db.pool);
+  await grantLot(db.pool, { walletId: w, kind: 'purchased', amountCredits: 5, idempotencyKey: key(), now: T0 });
+  await expect(db.pool.query('UPDATE ledger_journal SET amount = amount + 1')).rejects.toThrow(/append-only/);
+  await expect(db.pool.query('DELETE FROM ledger_journal')).rejects.toThrow(/append-only/);
+  await expect(db.pool.query('TRUNCATE ledger_journal')).rejects.toThrow(/append-only/);
+  await expect(db.pool.query('UPDATE ledger_operations SET request_hash = $1', ['x'])).rejects.toThrow(/append-only/);
+  await expectAuditClean(db.pool);
+});
+
+test('journal pages: newest first, keyset cursor, filters', async () => {
+  const w = await newWallet(db.pool);
+  await grantLot(db.pool, { walletId: w, kind: 'promotional', amountCredits: 3, idempotencyKey: key(), now: T0 });
+  await grantLot(db.pool, { walletId: w, kind: 'purchased', amountCredits: 30, idempotencyKey: key(), now: T0, purchaseId: 'p-1' });
+  const holds: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await reserve(db.pool, { walletId: w, amountCredits: 2, idempotencyKey: key(), holdExpiresAt: at(1), now: at(i / 24), generationId: `gen-${i}` });
+    await capture(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: at(i / 24) });
+    holds.push(r.holdId);
+  }
+  const all: JournalEntry[] = [];
+  let cursor: string | undefined;
+  for (let page = 0; page < 20; page++) {
+    const p = await listJournal(db.pool, { walletId: w, limit: 4, cursor });
+    all.push(...p.entries);
+    if (!p.nextCursor) break;
+    cursor = p.nextCursor;
+  }
+  // 2 grants + 6 × (hold + capture), the second reservation spanning two lots (2 more rows).
+  expect(all).toHaveLength(2 + 6 * 2 + 2);
+  const ids = all.map((e) => BigInt(e.entryId));
+  expect([...ids].sort((a, b) => (a > b ? -1 : a < b ? 1 : 0))).toEqual(ids);
+  expect(new Set(ids).size).toBe(ids.length);
+  expect((await listJournal(db.pool, { walletId: w, kind: 'grant' })).entries.map((e) => e.purchaseId)).toEqual(['p-1', null]);
+  const one = await listJournal(db.pool, { walletId: w, holdId: holds[1] });
+  expect(one.entries.map((e) => e.kind).sort()).toEqual(['capture', 'capture', 'hold', 'hold']);
+  const gen = await listJournal(db.pool, { walletId: w, generationId: 'gen-3', kind: 'hold' });
+  expect(gen.entries).toHaveLength(1);
+  const window = await listJournal(db.pool, { walletId: w, from: at(2 / 24), to: at(4 / 24) });
+  expect(window.entries).toHaveLength(4);
+  await expectAuditClean(db.pool);
+});
+
+test('the audit reports tampered counters and holds', async () => {
+  const w = await newWallet(db.pool);
+  const g = await grantLot(db.pool, { walletId: w, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 });
+  const r = await reserve(db.pool, { walletId: w, amountCredits: 4, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
+  expect((await audit(db.pool, { walletId: w })).ok).toBe(true);
+  // Credits appearing out of nowhere (conservation still holds, the journal disagrees).
+  await db.pool.query('UPDATE ledger_lots SET available = available + 5, granted = granted + 5 WHERE id = $1::uuid', [g.lot.lotId]);
+  // A hold marked captured behind the ledger's back.
+  await db.pool.query(`UPDATE ledger_holds SET state = 'captured', captured = amount, resolved_at = now() WHERE id = $1::uuid`, [r.holdId]);
+  const result = await audit(db.pool, { walletId: w });
+  expect(result.ok).toBe(false);
+  const checks = new Set(result.violations.map((v) => v.check));
+  expect(checks).toEqual(new Set(['lot_counter_mismatch', 'lot_held_mismatch', 'hold_totals']));
+  expect(result.violations.find((v) => v.check === 'lot_counter_mismatch')?.lotId).toBe(g.lot.lotId);
+  // Put it back so the file's other wallets stay clean.
+  await db.pool.query('UPDATE ledger_lots SET available = available - 5, granted = granted - 5 WHERE id = $1::uuid', [g.lot.lotId]);
+  await db.pool.query(`UPDATE ledger_holds SET state = 'pending', captured = 0, resolved_at = NULL WHERE id = $1::uuid`, [r.holdId]);
+  await expectAuditClean(db.pool);
+});
+
+test('wallets: one per owner; organization members share theirs', async () => {
+  const owner = `org-${key()}`;
+  const a = await createWallet(db.pool, { ownerType: 'organization', ownerId: owner });
+  const b = await createWallet(db.pool, { ownerType: 'organization', ownerId: owner });
+  expect(a.created).toBe(true);
+  expect(b).toEqual({ wallet: a.wallet, created: false });
+  await addOrganizationMember(db.pool, { organizationId: owner, userId: 'alice', role: 'admin' });
+  await addOrganizationMember(db.pool, { organizationId: owner, userId: 'bob' });
+  expect((await listOrganizationMembers(db.pool, { organizationId: owner })).map((m) => [m.userId, m.role])).toEqual([['alice', 'admin'], ['bob', 'member']]);
+  expect(await canUseWallet(db.pool, { walletId: a.wallet.walletId, userId: 'bob' })).toBe(true);
+  expect(await canUseWallet(db.pool, { walletId: a.wallet.walletId, userId: 'mallory' })).toBe(false);
+  expect(await removeOrganizationMember(db.pool, { organizationId: owner, userId: 'bob' })).toEqual({ removed: true });
+  expect(await canUseWallet(db.pool, { walletId: a.wallet.walletId, userId: 'bob' })).toBe(false);
+  const personal = await createWallet(db.pool, { ownerType: 'user', ownerId: 'carol' });
+  expect(await canUseWallet(db.pool, { walletId: personal.wallet.walletId, userId: 'carol' })).toBe(true);
+  await expectAuditClean(db.pool);
+});
