@@ -1,0 +1,147 @@
+/**
+ * The generation routes over HTTP, end to end: real app, real Postgres, real worker on the project's Temporal
+ * server. Covers the contract a generation service relies on: 201 with the hold, 402 with the shortfall and
+ * nothing held, 400s that start nothing, repeats that never hold twice, and wallet-key scoping.
+ */
+import { randomUUID } from 'node:crypto';
+import { createApp } from '../../src/api/app';
+import { generateApiKey, hashApiKey } from '../../src/api/auth/keys';
+import { upsertSeedAdminKey } from '../../src/api/auth/store';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/log';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { expectAuditClean } from '../support/audit';
+import { startWorkflowHarness, type WorkflowHarness } from '../support/workflow-harness';
+import { createKey, createWallet, get, grant, journalCount, post, type ApiTest } from './helpers';
+
+let db: TestDatabase;
+let harness: WorkflowHarness;
+let t: ApiTest;
+let serviceKey: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  harness = await startWorkflowHarness({ pool: db.pool });
+  const adminKey = generateApiKey();
+  await upsertSeedAdminKey(db.pool, hashApiKey(adminKey));
+  const app = createApp({
+    pool: db.pool, config: loadConfig({}), logger: createLogger({ level: 'silent' }),
+    generations: { client: harness.env.client, taskQueue: harness.taskQueue },
+  });
+  t = { pool: db.pool, app, adminKey, logLines: [], close: async () => undefined };
+  serviceKey = await createKey(t, 'service');
+});
+afterAll(async () => {
+  await harness?.teardown();
+  await db?.drop();
+});
+afterEach(async () => {
+  await expectAuditClean(db.pool);
+});
+
+const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png' };
+
+function startBody(walletId: string, overrides: Record<string, unknown> = {}) {
+  return { generationId: `gen-${randomUUID()}`, walletId, userId: 'user-1', feature: 'image', params: { resolution: '2K' }, platform: 'web', context: 'editor', ...overrides };
+}
+
+async function fundedWallet(credits: number): Promise<string> {
+  const walletId = await createWallet(t);
+  await grant(t, walletId, credits);
+  return walletId;
+}
+
+test('start → 201 with the hold; outcome → the settlement; reads and listing', async () => {
+  const walletId = await fundedWallet(100);
+  const body = startBody(walletId);
+  await harness.withWorker(async () => {
+    const started = await post(t, '/v1/generations', body, serviceKey);
+    expect(started.status).toBe(201);
+    expect(started.body).toMatchObject({ generationId: body.generationId, status: 'reserved', costCredits: 20, quote: { totalCredits: 20 } });
+    expect(started.headers['x-credits-balance']).toBe('80');
+    expect(started.headers['x-credits-held']).toBe('20');
+
+    const progress = await post(t, `/v1/generations/${body.generationId}/progress`, { percent: 50 }, serviceKey);
+    expect(progress.status).toBe(200);
+
+    const outcome = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'succeeded', outputs: [goodImage] }, serviceKey);
+    expect(outcome.status).toBe(200);
+    expect(outcome.body).toMatchObject({ capturedCredits: 20, releasedCredits: 0, availableCreditsAfter: 80, heldCreditsAfter: 0 });
+
+    // Same report, new Idempotency-Key: the same settlement; a different report: 409.
+    const again = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'succeeded', outputs: [goodImage] }, serviceKey);
+    expect(again.body).toEqual(outcome.body);
+    const conflicting = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'failed', reason: 'system_error' }, serviceKey);
+    expect(conflicting.status).toBe(409);
+    expect(conflicting.body.error.code).toBe('OutcomeConflict');
+  });
+  const read = await get(t, `/v1/generations/${body.generationId}`, serviceKey);
+  expect(read.body).toMatchObject({ status: 'captured', settlement: { capturedCredits: 20 } });
+  const listed = await get(t, `/v1/wallets/${walletId}/generations`);
+  expect(listed.body.generations.map((g: { generationId: string }) => g.generationId)).toEqual([body.generationId]);
+});
+
+test('insufficient credits → 402 with the shortfall, nothing held', async () => {
+  const walletId = await fundedWallet(15);
+  const before = await journalCount(t, walletId);
+  await harness.withWorker(async () => {
+    const res = await post(t, '/v1/generations', startBody(walletId), serviceKey);
+    expect(res.status).toBe(402);
+    expect(res.body.error).toMatchObject({ code: 'InsufficientCredits', details: { shortfallCredits: 5 } });
+  });
+  expect(await journalCount(t, walletId)).toBe(before);
+  expect((await get(t, `/v1/wallets/${walletId}/balance`)).body).toMatchObject({ availableCredits: 15, heldCredits: 0 });
+});
+
+test.each([
+  ['an unknown feature', { feature: 'teleport' }, 'feature'],
+  ['impossible params', { params: { resolution: '16K' } }, 'params.resolution'],
+  ['an unknown platform', { platform: 'fax' }, 'platform'],
+  ['a wallet id that is not a uuid', { walletId: 'nope' }, 'walletId'],
+])('%s → 400 naming the field, nothing started', async (_label, overrides, field) => {
+  const walletId = await fundedWallet(100);
+  const before = await journalCount(t, walletId);
+  const res = await post(t, '/v1/generations', startBody(walletId, overrides), serviceKey);
+  expect(res.status).toBe(400);
+  expect(JSON.stringify(res.body.error.details)).toContain(field);
+  expect(await journalCount(t, walletId)).toBe(before);
+});
+
+test('a failure without a reason → 400; an unknown generation → 404', async () => {
+  const missing = await post(t, `/v1/generations/gen-${randomUUID()}/outcome`, { status: 'succeeded', outputs: [goodImage] }, serviceKey);
+  expect(missing.status).toBe(404);
+  const noReason = await post(t, `/v1/generations/gen-x/outcome`, { status: 'failed' }, serviceKey);
+  expect(noReason.status).toBe(400);
+  expect(noReason.body.error.details.fields[0].path).toBe('reason');
+});
+
+test('the same generation started twice (different Idempotency-Keys) holds once', async () => {
+  const walletId = await fundedWallet(100);
+  const body = startBody(walletId);
+  await harness.withWorker(async () => {
+    const [a, b] = await Promise.all([post(t, '/v1/generations', body, serviceKey), post(t, '/v1/generations', body, serviceKey)]);
+    expect([a.status, b.status]).toEqual([201, 201]);
+    const cancel = await post(t, `/v1/generations/${body.generationId}/cancel`, {}, serviceKey);
+    expect(cancel.body).toMatchObject({ releasedCredits: 20, capturedCredits: 0 });
+  });
+  const holds = await get(t, `/v1/wallets/${walletId}/journal?kind=hold`);
+  expect(holds.body.entries).toHaveLength(1);
+});
+
+test('roles: a wallet key cannot start generations nor see another wallet\'s', async () => {
+  const walletId = await fundedWallet(100);
+  const otherWallet = await fundedWallet(100);
+  const body = startBody(otherWallet);
+  const walletKey = await createKey(t, 'wallet', walletId);
+  expect((await post(t, '/v1/generations', startBody(walletId), walletKey)).status).toBe(403);
+  await harness.withWorker(async () => {
+    expect((await post(t, '/v1/generations', body, serviceKey)).status).toBe(201);
+    await post(t, `/v1/generations/${body.generationId}/cancel`, {}, serviceKey);
+  });
+  const foreign = await get(t, `/v1/generations/${body.generationId}`, walletKey);
+  const missing = await get(t, `/v1/generations/gen-${randomUUID()}`, walletKey);
+  expect(foreign.status).toBe(404);
+  expect(foreign.body).toEqual(missing.body);
+  expect((await get(t, `/v1/wallets/${otherWallet}/generations`, walletKey)).status).toBe(404);
+  expect((await get(t, `/v1/wallets/${walletId}/generations`, walletKey)).status).toBe(200);
+});
