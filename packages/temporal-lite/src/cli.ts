@@ -57,6 +57,9 @@ export async function main(): Promise<void> {
   const stop = (): void => {
     void server.stop().then(() => process.exit(0));
   };
+  // A bug in one request must not take the whole server (and every test using it) down.
+  process.on('uncaughtException', (e) => console.error('temporal-lite: uncaught exception', e));
+  process.on('unhandledRejection', (e) => console.error('temporal-lite: unhandled rejection', e));
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { randomUUID } from 'crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, bundleWorkflowCode, Runtime, DefaultLogger, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { Context, CancelledFailure } from '@temporalio/activity';
+import { Context, CancelledFailure, CompleteAsyncError } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { createLocalTestEnv, createTimeSkippingTestEnv } from '../src/testing';
 
@@ -64,6 +64,10 @@ export const activities = {
       throw e;
     }
     return 'done';
+  },
+  /** Completes later through the client (AsyncCompletionClient by id). */
+  async asyncComplete(): Promise<string> {
+    throw new CompleteAsyncError();
   },
   /** Sleeps in server time from inside an activity (UnlockTimeSkippingWithSleep). */
   async envSleep(ms: number): Promise<string> {

@@ -67,7 +67,13 @@ export class TaskQueue<Ref, R, C = unknown> {
       const poller = this.pollers[0];
       if (!poller) return;
       const ref = this.refs.shift()!;
-      const resp = this.materialize(ref, poller.ctx);
+      let resp: R | undefined;
+      try {
+        resp = this.materialize(ref, poller.ctx);
+      } catch (e) {
+        console.error('temporal-lite: could not hand out a task', e);
+        continue;
+      }
       if (resp === undefined) continue; // stale reference
       this.pollers.shift();
       poller.deliver(resp);

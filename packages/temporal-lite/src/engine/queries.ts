@@ -102,6 +102,10 @@ export async function queryWorkflow(engine: Engine, ns: Namespace, req: P, call:
       return { queryRejected: { status: `WORKFLOW_EXECUTION_STATUS_${statusName(run.status)}` } };
     }
   }
+  // Real server: a workflow whose task keeps failing cannot answer queries.
+  if (run.status === 'Running' && run.wft && run.wft.attempt > 1) {
+    throw errors.failedPrecondition('Cannot query workflow due to Workflow Task in failed state.');
+  }
   // A run that never had a workflow task has nothing a worker could answer from yet.
   if (!run.events.some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED') && run.status !== 'Running') {
     throw errors.failedPrecondition('Cannot query workflow due to Workflow Task in failed state.');

@@ -59,6 +59,21 @@ export function resetUndeliveredUpdates(run: Run, wft: WorkflowTask): void {
   }
 }
 
+/**
+ * Real server: an update request delivered with a task that the worker completed without
+ * accepting or rejecting it is rejected (old SDK / unknown handler), so callers never hang.
+ */
+export function rejectUnprocessedUpdates(run: Run, wft: WorkflowTask): void {
+  for (const id of wft.deliveredUpdates) {
+    const u = run.updates.get(id);
+    if (!u || u.stage !== 'admitted') continue;
+    u.stage = 'completed';
+    u.outcome = { failure: { message: "Workflow Update is rejected because it wasn't processed by worker. Probably, Workflow Update is not supported by the worker.", source: 'Server', applicationFailureInfo: { type: 'UnprocessedUpdate', nonRetryable: true } } };
+    run.updates.delete(id);
+    wake(u);
+  }
+}
+
 export function isRejectionMessage(m: P): boolean {
   return typeof m?.body?.type_url === 'string' && m.body.type_url.endsWith('temporal.api.update.v1.Rejection');
 }
@@ -152,8 +167,9 @@ export function admitUpdate(engine: Engine, run: Run, request: P): UpdateState {
   if (run.status !== 'Running') throw errors.workflowCompleted();
   const u: UpdateState = { updateId, request, stage: 'admitted', delivered: false, waiters: [] };
   run.updates.set(updateId, u);
+  // No task outstanding: a speculative one. Otherwise it goes out with the scheduled
+  // task, or (task running) with the one scheduled after it completes.
   if (!run.wft) engine.scheduleWft(run, { transient: true });
-  else if (run.wft.state === 'started') run.needsWft = true;
   engine.clock.poke();
   return u;
 }

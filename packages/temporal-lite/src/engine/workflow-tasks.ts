@@ -8,7 +8,7 @@ import { applyCommands, validateCommands } from './commands';
 import type { Engine, PollCtx, QueryRef, WftRef } from './engine';
 import { attachQueries, dispatchQueries, materializeQueryTask, resolveQueryResults } from './queries';
 import type { P, Run, WorkflowTask } from './types';
-import { isRejectionMessage, resetUndeliveredUpdates, takeUpdateMessages, applyRejections } from './updates';
+import { applyRejections, isRejectionMessage, rejectUnprocessedUpdates, resetUndeliveredUpdates, takeUpdateMessages } from './updates';
 import { decodeToken, encodeToken, ts } from './util';
 
 export function installWorkflowTasks(engine: Engine): void {
@@ -105,6 +105,7 @@ export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
   if (wft.transient && commands.length === 0 && run.buffered.length === 0 && !req.forceCreateNewWorkflowTask && messages.every(isRejectionMessage)) {
     engine.clearWft(run);
     applyRejections(engine, run, messages);
+    rejectUnprocessedUpdates(run, wft);
     afterTaskClosed(engine, run, false);
     // Tells the SDK to roll its history back to before the dropped task's events.
     return { resetHistoryEventId: String(run.lastCompletedWftStartedEventId) };
@@ -134,6 +135,7 @@ export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
   run.lastCompletedWftStartedEventId = wft.startedEventId!;
   engine.clearWft(run);
   const { newTaskNeeded, postCommit } = applyCommands(engine, run, commands, messages, completedId, req.identity);
+  if (!req.forceCreateNewWorkflowTask) rejectUnprocessedUpdates(run, wft);
   afterTaskClosed(engine, run, newTaskNeeded || !!req.forceCreateNewWorkflowTask);
   for (const f of postCommit) f();
   return {};

@@ -15,10 +15,15 @@ export class ApiError extends Error {
 
   toServiceError(): { code: Status; details: string; metadata: Metadata } {
     const metadata = new Metadata();
-    const statusType = root.lookupType('google.rpc.Status');
-    const details = this.detail ? [packAny(this.detail.type, this.detail.value)] : [];
-    const buf = statusType.encode(statusType.fromObject({ code: this.code, message: this.message, details })).finish();
-    metadata.set('grpc-status-details-bin', Buffer.from(buf));
+    // Never let error reporting itself fail: without details the status code still tells the story.
+    try {
+      const statusType = root.lookupType('google.rpc.Status');
+      const details = this.detail ? [packAny(this.detail.type, this.detail.value)] : [];
+      const buf = statusType.encode(statusType.fromObject({ code: this.code, message: this.message, details })).finish();
+      metadata.set('grpc-status-details-bin', Buffer.from(buf));
+    } catch (e) {
+      console.error('temporal-lite: could not encode error details', e);
+    }
     return { code: this.code, details: this.message, metadata };
   }
 }
@@ -35,7 +40,7 @@ export const errors = {
   workflowNotFound: (workflowId: string, runId?: string) =>
     new ApiError(Status.NOT_FOUND, `workflow not found for ID: ${workflowId}${runId ? ` run: ${runId}` : ''}`, { type: ED + 'NotFoundFailure', value: {} }),
   workflowCompleted: () => new ApiError(Status.NOT_FOUND, 'workflow execution already completed', { type: ED + 'NotFoundFailure', value: {} }),
-  failedPrecondition: (msg: string) => new ApiError(Status.FAILED_PRECONDITION, msg, { type: ED + 'FailedPreconditionFailure', value: {} }),
+  failedPrecondition: (msg: string) => new ApiError(Status.FAILED_PRECONDITION, msg),
   queryFailed: (msg: string, failure?: unknown) =>
     new ApiError(Status.INVALID_ARGUMENT, msg, { type: ED + 'QueryFailedFailure', value: failure ? { failure } : {} }),
   unimplemented: (msg: string) => new ApiError(Status.UNIMPLEMENTED, msg),

@@ -42,9 +42,28 @@ function toHandlerCall(call: grpc.ServerUnaryCall<P, P>): HandlerCall {
 }
 
 function toGrpcError(e: unknown, rpc: string): Partial<grpc.StatusObject> {
-  if (e instanceof ApiError) return e.toServiceError();
-  console.error(`temporal-lite: ${rpc} failed`, e);
-  return { code: grpc.status.INTERNAL, details: `${rpc}: ${(e as Error)?.message ?? String(e)}` };
+  try {
+    if (e instanceof ApiError) return e.toServiceError();
+    console.error(`temporal-lite: ${rpc} failed`, e);
+    return { code: grpc.status.INTERNAL, details: `${rpc}: ${(e as Error)?.message ?? String(e)}` };
+  } catch {
+    return { code: grpc.status.INTERNAL, details: `${rpc} failed` };
+  }
+}
+
+/** Answers a call, swallowing anything grpc-js throws (e.g. a reply that cannot be serialized). */
+function reply(callback: grpc.sendUnaryData<P>, rpc: string, err: Partial<grpc.StatusObject> | null, res?: P): void {
+  try {
+    if (err) callback(err);
+    else callback(null, res ?? {});
+  } catch (e) {
+    console.error(`temporal-lite: could not answer ${rpc}`, e);
+    try {
+      callback({ code: grpc.status.INTERNAL, details: `${rpc}: could not encode the reply: ${(e as Error)?.message}` });
+    } catch {
+      // the call is gone
+    }
+  }
 }
 
 export function createGrpcServer(handlers: Record<string, HandlerMap>): grpc.Server {
@@ -71,11 +90,11 @@ export function createGrpcServer(handlers: Record<string, HandlerMap>): grpc.Ser
         try {
           hc = toHandlerCall(call);
           Promise.resolve(h(call.request ?? {}, hc)).then(
-            (res) => callback(null, res ?? {}),
-            (e) => callback(toGrpcError(e, rpc)),
+            (res) => reply(callback, rpc, null, res),
+            (e) => reply(callback, rpc, toGrpcError(e, rpc)),
           );
         } catch (e) {
-          callback(toGrpcError(e, rpc));
+          reply(callback, rpc, toGrpcError(e, rpc));
         }
       };
     }

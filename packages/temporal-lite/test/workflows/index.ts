@@ -14,6 +14,7 @@ export interface Acts {
   heartbeating(ms: number): Promise<string>;
   attemptInfo(): Promise<{ attempt: number; details: unknown }>;
   envSleep(ms: number): Promise<string>;
+  asyncComplete(): Promise<string>;
 }
 
 const acts = proxyActivities<Acts>({ startToCloseTimeout: '10s', retry: { initialInterval: '50ms', maximumAttempts: 5 } });
@@ -199,4 +200,41 @@ export async function updateThenCompleteWf(): Promise<string> {
   setHandler(setValue, (x) => { v = x; return `got ${x}`; });
   await condition(() => v !== '');
   return v;
+}
+
+/** Throws a plain Error: the TS SDK fails the workflow task (not the workflow), so the server retries the task. */
+export async function wftFailWf(): Promise<void> {
+  throw new Error('workflow task failure');
+}
+
+export async function asyncActivityWf(): Promise<string> {
+  return await proxyActivities<Acts>({ startToCloseTimeout: '1 minute' }).asyncComplete();
+}
+
+export async function scheduleToStartWf(taskQueue: string): Promise<string> {
+  const a = proxyActivities<Acts>({ taskQueue, scheduleToStartTimeout: '300ms', startToCloseTimeout: '10s' });
+  try {
+    return await a.greet('x');
+  } catch (e) {
+    const cause = (e as { cause?: { timeoutType?: string; name?: string } }).cause;
+    return `${cause?.name}:${cause?.timeoutType}`;
+  }
+}
+
+export async function scheduleToCloseWf(key: string, slow: boolean): Promise<string> {
+  const a = proxyActivities<Acts>({ scheduleToCloseTimeout: slow ? '500ms' : '1s', retry: { initialInterval: '400ms', backoffCoefficient: 1 } });
+  try {
+    return String(slow ? await a.slow(1500) : await a.flaky(key, 100));
+  } catch (e) {
+    const err = e as { retryState?: string; cause?: { timeoutType?: string; name?: string; message?: string } };
+    return [err.retryState, err.cause?.name, err.cause?.message, err.cause?.timeoutType].filter(Boolean).join(':');
+  }
+}
+
+export async function pendingActivityWf(taskQueue: string): Promise<string> {
+  return await proxyActivities<Acts>({ taskQueue, startToCloseTimeout: '1 minute' }).greet('never');
+}
+
+export async function noUpdateHandlerWf(): Promise<void> {
+  await condition(() => false);
 }

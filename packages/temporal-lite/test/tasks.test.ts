@@ -1,0 +1,116 @@
+/**
+ * Workflow task and activity edge cases in real time: task failures and retries, UNHANDLED_COMMAND,
+ * async activity completion, schedule-to-start / schedule-to-close timeouts, pending activities.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { startHarness, uid, useCli, type Harness } from './helpers';
+import * as wf from './workflows';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness('local');
+}, 60_000);
+afterAll(async () => {
+  await h?.stop();
+});
+
+const opts = (p: string) => ({ taskQueue: h.taskQueue, workflowId: uid(p) });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(f: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await sleep(50);
+  }
+}
+
+test('a failing workflow task is retried; WorkflowTaskFailed in history; queries refused while failing', async () => {
+  const handle = await h.env.client.workflow.start(wf.wftFailWf, opts('wft-fail'));
+  await waitFor(async () => ((await handle.describe()).raw.pendingWorkflowTask?.attempt ?? 0) >= 2 ? true : undefined);
+  const events = (await handle.fetchHistory()).events!;
+  const failed = events.filter((e) => e.workflowTaskFailedEventAttributes);
+  expect(failed.length).toBeGreaterThanOrEqual(1);
+  expect(failed[0]!.workflowTaskFailedEventAttributes!.failure!.message).toMatch(/workflow task failure/);
+  const qErr = await handle.query(wf.stateQuery).catch((e) => e);
+  expect(qErr).toBeInstanceOf(Error);
+  expect(qErr.cause?.code ?? qErr.code).toBe(grpc.status.FAILED_PRECONDITION);
+  await handle.terminate();
+});
+
+test('completing while a signal arrived during the task → UNHANDLED_COMMAND, then a new task with the signal', async () => {
+  if (useCli) return; // drives the raw task protocol, needs a private task queue
+  const svc = h.env.connection.workflowService;
+  const taskQueue = uid('raw-tq');
+  const workflowId = uid('unhandled');
+  await svc.startWorkflowExecution({ namespace: 'default', workflowId, workflowType: { name: 'anything' }, taskQueue: { name: taskQueue }, requestId: uid('r') });
+  const task = await svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw' });
+  expect(Number(task.startedEventId)).toBe(3);
+  await svc.signalWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId }, signalName: 'late', identity: 'raw' });
+  const err = await svc.respondWorkflowTaskCompleted({
+    namespace: 'default', taskToken: task.taskToken, identity: 'raw',
+    commands: [{ commandType: 4 /* COMPLETE_WORKFLOW_EXECUTION */, completeWorkflowExecutionCommandAttributes: {} }],
+  }).catch((e) => e);
+  expect(err.code).toBe(grpc.status.INVALID_ARGUMENT);
+  const next = await svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw' });
+  const types = next.history!.events!.map((e) => e.eventType);
+  // started, scheduled, started, failed(unhandled), signaled, scheduled, started
+  expect(types).toEqual([1, 5, 6, 9, 26, 5, 6]);
+  expect(next.history!.events![3]!.workflowTaskFailedEventAttributes!.cause).toBe(1 /* UNHANDLED_COMMAND */);
+  expect(Number(next.previousStartedEventId)).toBe(0);
+  // the stale token of the first task is now NOT_FOUND
+  const stale = await svc.respondWorkflowTaskCompleted({ namespace: 'default', taskToken: task.taskToken, identity: 'raw', commands: [] }).catch((e) => e);
+  expect(stale.code).toBe(grpc.status.NOT_FOUND);
+  await svc.respondWorkflowTaskCompleted({
+    namespace: 'default', taskToken: next.taskToken, identity: 'raw',
+    commands: [{ commandType: 4, completeWorkflowExecutionCommandAttributes: {} }],
+  });
+  const d = await h.env.client.workflow.getHandle(workflowId).describe();
+  expect(d.status.name).toBe('COMPLETED');
+});
+
+test('async activity completion by id', async () => {
+  const handle = await h.env.client.workflow.start(wf.asyncActivityWf, opts('async'));
+  await waitFor(async () => ((await handle.describe()).raw.pendingActivities?.[0]?.state === 2 /* STARTED */ ? true : undefined));
+  await h.env.client.activity.heartbeat({ workflowId: handle.workflowId, activityId: '1' }, 'beat');
+  const d = await handle.describe();
+  expect(d.raw.pendingActivities![0]!.heartbeatDetails).toBeTruthy();
+  await h.env.client.activity.complete({ workflowId: handle.workflowId, activityId: '1' }, 'done later');
+  expect(await handle.result()).toBe('done later');
+});
+
+test('schedule-to-start timeout when no worker polls the activity queue', async () => {
+  const r = await h.env.client.workflow.execute(wf.scheduleToStartWf, { ...opts('s2s'), args: [uid('nobody-polls')] });
+  expect(r).toBe('TimeoutFailure:SCHEDULE_TO_START');
+});
+
+test('schedule-to-close: no retry past the deadline (ActivityTaskFailed, retryState TIMEOUT); running attempt → TimeoutFailure', async () => {
+  const r = await h.env.client.workflow.execute(wf.scheduleToCloseWf, { ...opts('s2close'), args: [uid('k'), false] });
+  expect(r).toMatch(/^TIMEOUT:ApplicationFailure:flaky failure \d+$/);
+  const r2 = await h.env.client.workflow.execute(wf.scheduleToCloseWf, { ...opts('s2close-run'), args: [uid('k'), true] });
+  expect(r2).toBe('TIMEOUT:TimeoutFailure:activity ScheduleToClose timeout:SCHEDULE_TO_CLOSE');
+});
+
+test('describe shows a scheduled activity that no worker picked up', async () => {
+  const handle = await h.env.client.workflow.start(wf.pendingActivityWf, { ...opts('pending'), args: [uid('idle-tq')] });
+  const pa = await waitFor(async () => (await handle.describe()).raw.pendingActivities?.[0] ?? undefined);
+  expect(pa.activityType!.name).toBe('greet');
+  expect(pa.state).toBe(1 /* SCHEDULED */);
+  expect(pa.attempt).toBe(1);
+  await handle.terminate();
+});
+
+test('update with no handler is rejected and leaves no events', async () => {
+  const handle = await h.env.client.workflow.start(wf.noUpdateHandlerWf, opts('no-handler'));
+  await waitFor(async () => ((await handle.fetchHistory()).events!.some((e) => e.workflowTaskCompletedEventAttributes) ? true : undefined));
+  const before = (await handle.fetchHistory()).events!.length;
+  const err = await handle.executeUpdate(wf.setValue, { args: ['x'] }).catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  expect((await handle.fetchHistory()).events!.length).toBe(before);
+  // the workflow still works afterwards
+  expect(await handle.query(wf.stateQuery).catch((e) => e.message)).toMatch(/state/);
+  await handle.terminate();
+});
