@@ -223,8 +223,10 @@ BEGIN
 END $$;
 
 -- Journal rows for one operation, one per lot: d_x = sign_x × amount (signs in -1, 0, 1).
+-- plpgsql rather than SQL so that the INSERT's plan is cached per session.
 CREATE FUNCTION ledger_journal_rows(p_op uuid, p jsonb, p_kind text, p_wallet uuid, p_hold uuid,
-  p_lots uuid[], p_amounts bigint[], p_sa int, p_sh int, p_sc int, p_se int, p_sr int) RETURNS void LANGUAGE sql AS $$
+  p_lots uuid[], p_amounts bigint[], p_sa int, p_sh int, p_sc int, p_se int, p_sr int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
   INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id,
     d_available, d_held, d_consumed, d_expired, d_revoked,
     generation_id, refund_request_id, purchase_id, subscription_period_id, actor, reason, created_at)
@@ -234,7 +236,7 @@ CREATE FUNCTION ledger_journal_rows(p_op uuid, p jsonb, p_kind text, p_wallet uu
     p->'refs'->>'subscription_period_id', p->'refs'->>'actor', p->'refs'->>'reason', (p->>'now')::timestamptz
   FROM unnest(p_lots, p_amounts) AS u(lot, amount)
   WHERE u.amount > 0;
-$$;
+END $$;
 
 -- A new lot with all its credits available, and its journal row (kind: grant, refund or adjust).
 CREATE FUNCTION ledger_new_lot(p_op uuid, p jsonb, p_wallet uuid, p_kind text, p_amount bigint,
