@@ -11,6 +11,8 @@ export interface ServerChild {
   rssMb(): number;
   /** User + system CPU seconds used so far, from /proc/<pid>/stat. */
   cpuSeconds(): number;
+  /** The server's V8 heap in use and its off-heap buffers, after a full GC (asked for with SIGUSR2). */
+  memoryAfterGc(): Promise<{ heapUsedMb: number; externalMb: number }>;
   stop(): Promise<void>;
 }
 
@@ -19,16 +21,24 @@ const CLOCK_TICKS_PER_SECOND = 100; // Linux USER_HZ on every mainstream archite
 export async function startServerChild(options: { cpuProfileDir?: string }): Promise<ServerChild> {
   const profile = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
   // `node --import tsx` (not the tsx CLI, which forks a second process) so that the pid is the server's.
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', path.join(__dirname, 'server-process.ts')], {
+  const child = spawn(process.execPath, [...profile, '--expose-gc', '--import', 'tsx', path.join(__dirname, 'server-process.ts')], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const port = await readPort(child);
+  const lines = createInterface({ input: child.stdout! });
+  const nextLine = (): Promise<string> => new Promise((resolve) => lines.once('line', resolve));
+  const port = await readPort(child, nextLine);
   const pid = child.pid!;
   return {
     pid,
     address: `127.0.0.1:${port}`,
     rssMb: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024,
     cpuSeconds: () => threadCpuSeconds(`/proc/${pid}/stat`),
+    memoryAfterGc: async () => {
+      const reply = nextLine();
+      child.kill('SIGUSR2');
+      const m = JSON.parse(await reply) as { heapUsed: number; external: number };
+      return { heapUsedMb: m.heapUsed / 2 ** 20, externalMb: m.external / 2 ** 20 };
+    },
     stop: () => stopChild(child),
   };
 }
@@ -40,14 +50,14 @@ export function threadCpuSeconds(statPath: string): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
 }
 
-function readPort(child: ChildProcess): Promise<number> {
+function readPort(child: ChildProcess, nextLine: () => Promise<string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('server child did not report its port within 60 s')), 60_000);
     child.once('exit', (code) => reject(new Error(`server child exited early with code ${code}`)));
-    createInterface({ input: child.stdout! }).once('line', (line) => {
+    nextLine().then((line) => {
       clearTimeout(timer);
       resolve((JSON.parse(line) as { port: number }).port);
-    });
+    }, reject);
   });
 }
 

@@ -17,6 +17,12 @@ async function main(): Promise<void> {
       },
     );
   };
+  // The benchmark asks for memory figures with SIGUSR2; a full GC first (--expose-gc) leaves only live data.
+  process.on('SIGUSR2', () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const { heapUsed, external } = process.memoryUsage();
+    process.stdout.write(`${JSON.stringify({ heapUsed, external })}\n`);
+  });
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
 }

@@ -111,6 +111,7 @@ function largestFile(dir: string): string {
 }
 
 async function measure(client: Client, server: ServerChild, counts: { c1Count: number; c50Count: number; total: number }) {
+  const memBefore = await server.memoryAfterGc();
   console.log(describePhase('warm-up (c=10)', await runPhase(client, 10, 100)));
   const cpu0 = cpuSnapshot(server);
   const c1 = await runPhase(client, 1, counts.c1Count);
@@ -129,6 +130,10 @@ async function measure(client: Client, server: ServerChild, counts: { c1Count: n
   if (rest > 0) console.log(describePhase(`fill to ${counts.total} (c=50)`, await runPhase(client, 50, rest)));
   const rssMb = server.rssMb();
   console.log(`server RSS after ${nextSeq} completed workflows: ${rssMb.toFixed(1)} MB`);
+  const mem = await server.memoryAfterGc();
+  const heldKbPerWf = ((mem.heapUsedMb + mem.externalMb - memBefore.heapUsedMb - memBefore.externalMb) * 1024) / nextSeq;
+  console.log(`server after a full GC: V8 heap in use ${mem.heapUsedMb.toFixed(1)} MB, off-heap buffers ${mem.externalMb.toFixed(1)} MB; ` +
+    `${heldKbPerWf.toFixed(1)} KB held per completed workflow (growth since start / workflows)`);
   return {
     wf_per_s_c50: round((c50.completed / c50.elapsedMs) * 1000),
     p50_ms_c1: round(percentile(c1.latenciesMs, 50)),
