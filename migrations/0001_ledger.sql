@@ -326,7 +326,9 @@ DECLARE
 BEGIN
   SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'reserve');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  PERFORM ledger_check_wallet(v_wallet, true);
+  IF NOT EXISTS (SELECT 1 FROM ledger_wallets WHERE id = v_wallet AND status = 'active') THEN
+    PERFORM ledger_check_wallet(v_wallet, true);  -- raises the precise refusal
+  END IF;
   SELECT * INTO v_plan FROM ledger_plan_take(v_wallet, v_now, v_amount, coalesce((p->>'locking')::boolean, false));
   IF v_plan.planned < v_amount THEN
     -- Raising undoes everything, including the claimed idempotency key: nothing changes.
@@ -348,6 +350,24 @@ BEGIN
   RETURN v_result;
 END $$;
 
+-- Why a settlement's guarded update matched nothing; always raises.
+CREATE FUNCTION ledger_settle_refusal(p_hold_id uuid, p_mode text, p jsonb, p_now timestamptz) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+  v_hold ledger_holds;
+BEGIN
+  SELECT * INTO v_hold FROM ledger_holds WHERE id = p_hold_id;
+  IF NOT FOUND THEN PERFORM ledger_raise('HoldNotFound', jsonb_build_object('holdId', p_hold_id)); END IF;
+  IF v_hold.state <> 'pending' THEN
+    PERFORM ledger_raise('HoldAlreadyResolved', jsonb_build_object('holdId', p_hold_id, 'state', v_hold.state));
+  END IF;
+  IF p_mode = 'expire' AND v_hold.expires_at > p_now THEN
+    PERFORM ledger_raise('HoldNotExpired', jsonb_build_object('holdId', p_hold_id, 'expiresAt', v_hold.expires_at));
+  END IF;
+  PERFORM ledger_raise('InvalidAmount', jsonb_build_object('field', 'amountCredits',
+    'requestedCredits', (p->>'amount')::bigint, 'holdCredits', v_hold.amount));
+END $$;
+
 -- capture (all or part; the rest released), release, or expire (the safety net) a pending hold.
 -- Released credits go back to their lot while it is usable; otherwise they count as expired (or revoked)
 -- on that lot and come back in one new refund lot, so a technical failure never costs the user.
@@ -362,24 +382,18 @@ DECLARE
 BEGIN
   SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, v_mode);
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;
-  IF NOT FOUND THEN PERFORM ledger_raise('HoldNotFound', jsonb_build_object('holdId', v_hold_id)); END IF;
-  IF v_hold.state <> 'pending' THEN
-    PERFORM ledger_raise('HoldAlreadyResolved', jsonb_build_object('holdId', v_hold_id, 'state', v_hold.state));
-  END IF;
-  IF v_mode = 'expire' AND v_hold.expires_at > v_now THEN
-    PERFORM ledger_raise('HoldNotExpired', jsonb_build_object('holdId', v_hold_id, 'expiresAt', v_hold.expires_at));
-  END IF;
-  v_capture := CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, v_hold.amount) ELSE 0 END;
-  IF v_capture > v_hold.amount THEN
-    PERFORM ledger_raise('InvalidAmount', jsonb_build_object('field', 'amountCredits',
-      'requestedCredits', v_capture, 'holdCredits', v_hold.amount));
-  END IF;
   v_state := CASE v_mode WHEN 'capture' THEN 'captured' WHEN 'release' THEN 'released' ELSE 'expired' END;
-  -- Resolves exactly once: a racing settlement waits here, then finds the hold no longer pending.
-  UPDATE ledger_holds SET state = v_state, captured = v_capture, released = amount - v_capture, resolved_at = v_now
-  WHERE id = v_hold_id AND state = 'pending';
-  IF NOT FOUND THEN PERFORM ledger_raise('HoldAlreadyResolved', jsonb_build_object('holdId', v_hold_id)); END IF;
+  -- Resolves exactly once, in one statement: a racing settlement waits on this row, then finds it no
+  -- longer pending. All preconditions are in the WHERE; if it matches nothing we work out which failed.
+  UPDATE ledger_holds SET state = v_state, resolved_at = v_now,
+    captured = CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END,
+    released = amount - CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END
+  WHERE id = v_hold_id AND state = 'pending'
+    AND (v_mode <> 'expire' OR expires_at <= v_now)
+    AND (v_mode <> 'capture' OR coalesce((p->>'amount')::bigint, amount) <= amount)
+  RETURNING * INTO v_hold;
+  IF NOT FOUND THEN PERFORM ledger_settle_refusal(v_hold_id, v_mode, p, v_now); END IF;
+  v_capture := v_hold.captured;
   v_left := v_capture;
   FOR v_a IN SELECT a.seq, a.lot_id, a.amount, l.status, l.expires_at FROM ledger_hold_allocations a
              JOIN ledger_lots l ON l.id = a.lot_id WHERE a.hold_id = v_hold_id ORDER BY a.seq LOOP
@@ -393,7 +407,9 @@ BEGIN
   UPDATE ledger_hold_allocations a SET captured = u.c, released = u.r
   FROM unnest(v_seqs, v_caps, v_rels) AS u(seq, c, r) WHERE a.hold_id = v_hold_id AND a.seq = u.seq;
   PERFORM ledger_journal_rows(v_op, p, 'capture', v_hold.wallet_id, v_hold_id, v_lots, v_caps, 0, -1, 1, 0, 0);
-  PERFORM ledger_settle_journal_releases(v_op, p, v_hold, v_lots, v_rels, v_dests);
+  IF v_capture < v_hold.amount THEN
+    PERFORM ledger_settle_journal_releases(v_op, p, v_hold, v_lots, v_rels, v_dests);
+  END IF;
   IF v_refund > 0 THEN
     v_refund_lot := ledger_new_lot(v_op, p, v_hold.wallet_id, 'refund', v_refund,
       v_now + make_interval(days => (p->>'refund_days')::int), 'grant', v_hold_id);
@@ -684,6 +700,7 @@ DROP FUNCTION IF EXISTS ledger_refund(jsonb);
 DROP FUNCTION IF EXISTS ledger_settle_lots(uuid[], bigint[], bigint[], text[], timestamptz);
 DROP FUNCTION IF EXISTS ledger_settle_journal_releases(uuid, jsonb, ledger_holds, uuid[], bigint[], text[]);
 DROP FUNCTION IF EXISTS ledger_settle(jsonb);
+DROP FUNCTION IF EXISTS ledger_settle_refusal(uuid, text, jsonb, timestamptz);
 DROP FUNCTION IF EXISTS ledger_reserve(jsonb);
 DROP FUNCTION IF EXISTS ledger_grant(jsonb);
 DROP FUNCTION IF EXISTS ledger_apply_take(uuid[], bigint[], timestamptz, text);
