@@ -183,6 +183,7 @@ export class Engine {
     const wft = run.wft;
     if (!wft || !wft.transient || wft.state !== 'scheduled') return;
     wft.transient = false;
+    wft.speculative = false;
     wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, wft.attempt));
   }
 
@@ -204,16 +205,18 @@ export class Engine {
   }
 
   /** Schedules a workflow task if the run has none outstanding. */
-  scheduleWft(run: Run, opts: { transient?: boolean; attempt?: number; delayMs?: number } = {}): void {
+  scheduleWft(run: Run, opts: { speculative?: boolean; attempt?: number; delayMs?: number } = {}): void {
     if (run.status !== 'Running' || run.wft) return;
     const attempt = opts.attempt ?? 1;
-    const transient = opts.transient ?? false;
+    const speculative = opts.speculative ?? false;
+    const transient = speculative || attempt > 1;
     const nonce = nextNonce();
     const wft: Run['wft'] = {
       scheduledEventId: transient ? run.events.length + 1 : 0,
       attempt,
       state: 'scheduled',
       transient,
+      speculative,
       nonce,
       scheduledTime: this.now(),
       deliveredUpdates: [],

@@ -144,6 +144,7 @@ function prepareForcedClose(engine: Engine, run: Run): void {
   if (wft?.state === 'started') {
     if (wft.transient) {
       wft.transient = false;
+      wft.speculative = false;
       wft.scheduledEventId = engine.append(run, 'WorkflowTaskScheduled', engine.wftScheduledAttrs(run, wft.attempt));
       wft.startedEventId = engine.append(run, 'WorkflowTaskStarted', { scheduledEventId: String(wft.scheduledEventId), identity: wft.identity, requestId: wft.requestId });
     }

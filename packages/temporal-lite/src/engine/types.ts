@@ -47,8 +47,13 @@ export interface WorkflowTask {
   startedEventId?: number;
   attempt: number;
   state: 'scheduled' | 'started';
-  /** Speculative task (for an update): its scheduled/started events are not persisted unless it leads to events. */
+  /**
+   * Transient task: its scheduled/started events are only sent to the worker, not persisted,
+   * until it completes. Used for retries (attempt > 1: failures/timeouts leave no events, like the
+   * real server) and for speculative tasks (updates: dropped entirely when all updates are rejected).
+   */
   transient: boolean;
+  speculative: boolean;
   nonce: number;
   scheduledTime: number;
   startedTime?: number;

@@ -169,7 +169,7 @@ export function admitUpdate(engine: Engine, run: Run, request: P): UpdateState {
   run.updates.set(updateId, u);
   // No task outstanding: a speculative one. Otherwise it goes out with the scheduled
   // task, or (task running) with the one scheduled after it completes.
-  if (!run.wft) engine.scheduleWft(run, { transient: true });
+  if (!run.wft) engine.scheduleWft(run, { speculative: true });
   engine.clock.poke();
   return u;
 }

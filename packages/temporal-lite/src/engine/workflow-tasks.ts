@@ -26,6 +26,9 @@ function materializeWft(engine: Engine, ref: WftRef, ctx: PollCtx): P | undefine
   wft.startedTime = engine.now();
   const startedAttrs = { scheduledEventId: String(wft.scheduledEventId), identity: ctx.identity, requestId: ctx.requestId, historySizeBytes: String(estimateSize(run)) };
   if (wft.transient) {
+    // Transient events take the next ids at the moment they are handed out.
+    wft.scheduledEventId = run.events.length + 1;
+    startedAttrs.scheduledEventId = String(wft.scheduledEventId);
     wft.startedEventId = wft.scheduledEventId + 1;
     wft.transientEvents = [
       engine.makeEvent(run, 'WorkflowTaskScheduled', engine.wftScheduledAttrs(run, wft.attempt), wft.scheduledEventId),
@@ -74,6 +77,7 @@ export function lookupWftToken(engine: Engine, token: unknown): { run: Run; wft:
 function persistTransient(run: Run, wft: WorkflowTask): void {
   if (!wft.transient) return;
   wft.transient = false;
+  wft.speculative = false;
   for (const ev of wft.transientEvents ?? []) run.events.push(ev);
   wft.transientEvents = undefined;
 }
@@ -88,7 +92,7 @@ function afterTaskClosed(engine: Engine, run: Run, needNewTask: boolean): void {
       engine.scheduleWft(run);
     } else if (undelivered) {
       // Updates that arrived during the task get their own (speculative) task.
-      engine.scheduleWft(run, { transient: true });
+      engine.scheduleWft(run, { speculative: true });
     }
   }
   dispatchQueries(engine, run);
@@ -102,7 +106,7 @@ export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
   resolveQueryResults(run, req.queryResults);
 
   // A speculative task that only rejected updates leaves no trace in history.
-  if (wft.transient && commands.length === 0 && run.buffered.length === 0 && !req.forceCreateNewWorkflowTask && messages.every(isRejectionMessage)) {
+  if (wft.speculative && commands.length === 0 && run.buffered.length === 0 && !req.forceCreateNewWorkflowTask && messages.every(isRejectionMessage)) {
     engine.clearWft(run);
     applyRejections(engine, run, messages);
     rejectUnprocessedUpdates(run, wft);
@@ -150,25 +154,30 @@ export function respondWorkflowTaskFailed(engine: Engine, req: P): P {
 /** WorkflowTaskFailed, then a retry attempt (with backoff after the first retries). */
 export function failWorkflowTask(engine: Engine, run: Run, wft: WorkflowTask, cause: string, failure: P, identity: string | undefined): void {
   wft.timeoutTimer?.cancel();
-  persistTransient(run, wft);
-  engine.append(run, 'WorkflowTaskFailed', {
-    scheduledEventId: String(wft.scheduledEventId),
-    startedEventId: String(wft.startedEventId),
-    cause,
-    failure,
-    identity,
-  });
+  // A failing retry (transient, attempt > 1) leaves no events: only the first failure is recorded.
+  if (!(wft.transient && wft.attempt > 1)) {
+    persistTransient(run, wft);
+    engine.append(run, 'WorkflowTaskFailed', {
+      scheduledEventId: String(wft.scheduledEventId),
+      startedEventId: String(wft.startedEventId),
+      cause,
+      failure,
+      identity,
+    });
+  }
   retryTask(engine, run, wft, cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND');
 }
 
 function timeoutWft(engine: Engine, run: Run, wft: WorkflowTask): void {
   if (run.wft !== wft || wft.state !== 'started' || run.status !== 'Running') return;
-  persistTransient(run, wft);
-  engine.append(run, 'WorkflowTaskTimedOut', {
-    scheduledEventId: String(wft.scheduledEventId),
-    startedEventId: String(wft.startedEventId),
-    timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE',
-  });
+  if (!(wft.transient && wft.attempt > 1)) {
+    persistTransient(run, wft);
+    engine.append(run, 'WorkflowTaskTimedOut', {
+      scheduledEventId: String(wft.scheduledEventId),
+      startedEventId: String(wft.startedEventId),
+      timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE',
+    });
+  }
   retryTask(engine, run, wft, false);
 }
 
