@@ -20,6 +20,8 @@ export interface ServerOptions {
   timeSkipping?: boolean;
   namespace?: string;
   searchAttributes?: Record<string, SearchAttributeType>;
+  /** More namespaces to register (same search attributes). */
+  extraNamespaces?: string[];
 }
 
 export interface RunningServer {
@@ -35,6 +37,7 @@ export function createEngine(opts: ServerOptions): Engine {
   installUpdates(engine);
   installChildren(engine);
   engine.onRunClosed.push((run) => dispatchQueries(engine, run));
+  for (const n of opts.extraNamespaces ?? []) if (!engine.namespaces.has(n)) engine.registerNamespace(n, opts.searchAttributes ?? {});
   return engine;
 }
 
