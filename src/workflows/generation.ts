@@ -13,6 +13,7 @@ import {
   condition,
   isCancellation,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
 } from '@temporalio/workflow';
@@ -32,13 +33,19 @@ import {
 import { checkOutcomeReport, sameReport, type ReceivedVerdict } from './generation-verdict';
 import { generationStatusKey } from './search-attributes';
 
-const { prepareGeneration, reserveGenerationCredits, inspectDelivery, settleGeneration } =
-  proxyActivities<GenerationActivities>({
-    startToCloseTimeout: '30 seconds',
-    // Money-moving activities are idempotent and must eventually succeed: retry without a cap. Business
-    // refusals (InsufficientCredits, …) are non-retryable ApplicationFailures and stop at once.
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
-  });
+const { reserveGenerationCredits, settleGeneration } = proxyActivities<GenerationActivities>({
+  startToCloseTimeout: '30 seconds',
+  // Money-moving activities are idempotent and must eventually succeed: retry without a cap. Business
+  // refusals (InsufficientCredits, …) are non-retryable ApplicationFailures and stop at once.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
+
+// Quoting and inspecting a delivery are short, pure computations: local activities spare them a round trip
+// through the task queue, while their results are still recorded in history (as markers).
+const { prepareGeneration, inspectDelivery } = proxyLocalActivities<GenerationActivities>({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute' },
+});
 
 export async function generation(input: GenerationInput): Promise<Settlement> {
   const state: GenerationState = {

@@ -1,0 +1,165 @@
+/**
+ * Generations benchmark: end-to-end generations per second — HTTP start (credits held) → HTTP success report
+ * → settled (the report's response is the settlement) — on the embedded Postgres and the project's Temporal
+ * server; in the same run, a minimal workflow with one no-op activity on the same server and worker settings;
+ * plus the settle latency (outcome report → response) p50/p99.
+ *
+ *   npm run bench:generations   (BENCH_GENERATIONS=600, BENCH_CONCURRENCY=32)
+ *
+ * The Temporal server runs in its own process (as the SDK would start it); API, worker and load driver share
+ * this one. The last line is one JSON object.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { startApi } from '../src/api/server';
+import { loadConfig } from '../src/config';
+import { createPool, migrate, startDatabase } from '../src/db';
+import { audit } from '../src/ledger';
+import { createLogger } from '../src/log';
+import { defaultPriceBook } from '../src/pricing';
+import { defaultSettlementPolicy } from '../src/policy/settlement';
+import { registerSearchAttributes } from '../src/temporal/search-attributes';
+import { createWorker } from '../src/worker';
+
+const GENERATIONS = Number(process.env['BENCH_GENERATIONS'] ?? 600);
+const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
+const WORKER_SLOTS = { maxConcurrentActivityTaskExecutions: 100, maxConcurrentWorkflowTaskExecutions: 100 };
+const ADMIN_KEY = `bench-admin-${randomUUID()}`;
+
+function percentile(samples: number[], p: number): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+const round = (n: number) => Math.round(n * 10) / 10;
+
+/** Runs `total` tasks on `concurrency` loops; returns elapsed seconds. */
+async function run(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let i = next++; i < total; i = next++) await task(i);
+  }));
+  return (performance.now() - started) / 1000;
+}
+
+async function startTemporalLite(): Promise<{ address: string; child: ChildProcess }> {
+  const bin = path.resolve(__dirname, '..', 'packages', 'temporal-lite', 'bin', 'temporal-lite');
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const child = spawn(bin, ['server', 'start-dev', '--port', String(port), '--namespace', 'default', '--headless'], { stdio: 'ignore' });
+  const address = `127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 500 });
+      await connection.close();
+      return { address, child };
+    } catch {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error('temporal-lite did not start');
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- bench-side JSON, checked field by field where used
+async function http(url: string, body: unknown, key: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(url, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'idempotency-key': randomUUID() },
+  });
+  return { status: res.status, body: await res.json() };
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'credits-bench-gen-'));
+  fs.chmodSync(dataDir, 0o755); // as root, the embedded server runs as the `postgres` user and must reach it
+  const postgresFlags = (process.env['BENCH_PG_FLAGS'] ?? '').split(' ').filter(Boolean);
+  const db = await startDatabase({ dataDir, port: 0, databaseUrl: process.env['DATABASE_URL'], postgresFlags });
+  const temporal = await startTemporalLite();
+  const stops: Array<() => Promise<unknown>> = [async () => temporal.child.kill('SIGKILL'), () => db.stop()];
+  try {
+    await migrate(db.connectionString);
+    const pool = createPool(db.connectionString, { max: 40 });
+    stops.unshift(() => pool.end());
+    const connection = await Connection.connect({ address: temporal.address });
+    await registerSearchAttributes(connection, 'default');
+    const client = new Client({ connection });
+    const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+    const config = loadConfig({ ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'silent' });
+    const api = await startApi({
+      config, pool, logger: createLogger({ level: 'silent' }), port: 0, host: '127.0.0.1',
+      generations: { client, taskQueue: 'bench-generations' },
+    });
+    stops.unshift(api.close);
+
+    const generationWorker = await createWorker({
+      connection: nativeConnection, namespace: 'default', taskQueue: 'bench-generations', pool, priceBook: defaultPriceBook,
+      settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor: 3, holdExpiryGraceMs: 3_600_000, ...WORKER_SLOTS,
+    });
+    const noopWorker = await Worker.create({
+      connection: nativeConnection, taskQueue: 'bench-noop', workflowsPath: require.resolve('./noop-workflow'),
+      activities: { noop: async () => undefined }, ...WORKER_SLOTS,
+    });
+
+    const generations = await generationWorker.runUntil(() => benchGenerations(api.url));
+    const noop = await noopWorker.runUntil(() => benchNoop(client));
+    const violations = (await audit(pool)).violations;
+    if (violations.length > 0) throw new Error(`audit found ${violations.length} violations`);
+
+    const result = {
+      generations_per_s: round(generations.perSecond),
+      noop_wf_per_s: round(noop),
+      ratio: Math.round((generations.perSecond / noop) * 100) / 100,
+      settle_p50_ms: round(percentile(generations.settleMs, 50)),
+      settle_p99_ms: round(percentile(generations.settleMs, 99)),
+    };
+    console.log(`conditions: ${os.cpus().length} cores, ${GENERATIONS} generations and ${GENERATIONS} no-op workflows, ${CONCURRENCY} concurrent clients, temporal-lite in a child process, embedded Postgres (durable defaults), audit clean`);
+    console.log(JSON.stringify(result));
+  } finally {
+    for (const stop of stops) await stop().catch(() => undefined);
+  }
+}
+
+async function benchGenerations(apiUrl: string): Promise<{ perSecond: number; settleMs: number[] }> {
+  const admin = (p: string, b: unknown) => http(`${apiUrl}${p}`, b, ADMIN_KEY);
+  const wallet = await admin('/v1/wallets', { ownerType: 'user', ownerId: `bench-${randomUUID()}` });
+  await admin(`/v1/wallets/${wallet.body.id}/grants`, { kind: 'purchased', amountCredits: 1_000_000_000 });
+  const serviceKey = (await admin('/v1/api-keys', { role: 'service' })).body.key as string;
+  const settleMs: number[] = [];
+  const output = { url: 'https://cdn.example/x.png', sizeBytes: 1000, contentType: 'image/png' };
+  const oneGeneration = async () => {
+    const generationId = `bench-${randomUUID()}`;
+    const started = await http(`${apiUrl}/v1/generations`, {
+      generationId, walletId: wallet.body.id, userId: 'bench', feature: 'image', params: { resolution: '1K' }, platform: 'api',
+    }, serviceKey);
+    if (started.status !== 201) throw new Error(`start: ${started.status} ${JSON.stringify(started.body)}`);
+    const t0 = performance.now();
+    const settled = await http(`${apiUrl}/v1/generations/${generationId}/outcome`, { status: 'succeeded', outputs: [output] }, serviceKey);
+    settleMs.push(performance.now() - t0);
+    if (settled.status !== 200 || settled.body.capturedCredits !== 10) throw new Error(`outcome: ${settled.status} ${JSON.stringify(settled.body)}`);
+  };
+  await run(CONCURRENCY, CONCURRENCY, oneGeneration); // warm-up: bundles loaded, connections open
+  settleMs.length = 0;
+  const seconds = await run(GENERATIONS, CONCURRENCY, oneGeneration);
+  console.log(`generations: ${GENERATIONS} in ${seconds.toFixed(2)} s`);
+  return { perSecond: GENERATIONS / seconds, settleMs };
+}
+
+async function benchNoop(client: Client): Promise<number> {
+  const one = async () => {
+    await client.workflow.execute('noopWorkflow', { taskQueue: 'bench-noop', workflowId: `noop-${randomUUID()}` });
+  };
+  await run(CONCURRENCY, CONCURRENCY, one);
+  const seconds = await run(GENERATIONS, CONCURRENCY, one);
+  console.log(`no-op workflows: ${GENERATIONS} in ${seconds.toFixed(2)} s`);
+  return GENERATIONS / seconds;
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
