@@ -30,6 +30,8 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+const retentionTimers = new WeakMap<Engine, Set<NodeJS.Timeout>>();
+
 export function createEngine(opts: ServerOptions): Engine {
   const engine = new Engine({ timeSkipping: !!opts.timeSkipping, namespace: opts.namespace ?? 'default', searchAttributes: opts.searchAttributes });
   installWorkflowTasks(engine);
@@ -37,6 +39,23 @@ export function createEngine(opts: ServerOptions): Engine {
   installUpdates(engine);
   installChildren(engine);
   engine.onRunClosed.push((run) => dispatchQueries(engine, run));
+  // Like the real server, closed runs are deleted after the namespace retention (real time only:
+  // the Java test server never deletes, and skipped time would make runs vanish mid-test).
+  if (!engine.clock.timeSkipping) {
+    const timers = new Set<NodeJS.Timeout>();
+    retentionTimers.set(engine, timers);
+    engine.onRunClosed.push((run) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        const wf = run.ns.workflows.get(run.workflowId);
+        if (!wf) return;
+        wf.runs = wf.runs.filter((r) => r !== run);
+        if (wf.runs.length === 0) run.ns.workflows.delete(run.workflowId);
+      }, Math.min(run.ns.retentionSeconds * 1000, 2 ** 31 - 1));
+      t.unref();
+      timers.add(t);
+    });
+  }
   for (const n of opts.extraNamespaces ?? []) if (!engine.namespaces.has(n)) engine.registerNamespace(n, opts.searchAttributes ?? {});
   return engine;
 }
@@ -58,6 +77,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     port,
     stop: async () => {
       engine.clock.stop();
+      for (const t of retentionTimers.get(engine) ?? []) clearTimeout(t);
       for (const q of engine.wfQueues.values()) q.releaseAll();
       for (const q of engine.actQueues.values()) q.releaseAll();
       await new Promise<void>((resolve) => {

@@ -184,6 +184,8 @@ export class Engine {
     if (!wft || !wft.transient || wft.state !== 'scheduled') return;
     wft.transient = false;
     wft.speculative = false;
+    // Not dispatched yet (backoff): its scheduled event is written when it is enqueued.
+    if (wft.notBefore !== undefined) return;
     wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, wft.attempt));
   }
 
