@@ -109,7 +109,7 @@ function scalarCompare(attr: ResolvedAttribute, op: string, literal: string | nu
   return scalar(attr, (v) => ok(compareScalars(v, literal)));
 }
 
-export function compareScalars(a: string | number | boolean, b: string | number | boolean): number {
+function compareScalars(a: string | number | boolean, b: string | number | boolean): number {
   if (a === b) return 0;
   return a < b ? -1 : 1;
 }
@@ -123,7 +123,7 @@ function listContainsAny(attr: ResolvedAttribute, values: Literal[], negated: bo
 }
 
 /** Lower-cased runs of letters and digits, like the SQLite FTS5 unicode61 tokenizer the dev server uses. */
-export function textTokens(text: string): string[] {
+function textTokens(text: string): string[] {
   return text.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((t) => t.length > 0);
 }
 
