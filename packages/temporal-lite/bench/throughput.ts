@@ -120,9 +120,9 @@ async function measure(client: Client, server: ServerChild, counts: { c1Count: n
   const c50 = await runPhase(client, 50, counts.c50Count);
   console.log(describePhase('c=50', c50));
   const cpu2 = cpuSnapshot(server);
-  for (const [label, a, b, n] of [['c=1 ', cpu0, cpu1, c1.completed], ['c=50', cpu1, cpu2, c50.completed]] as const) {
-    const seconds = label === 'c=1 ' ? c1.elapsedMs / 1000 : c50.elapsedMs / 1000;
-    const perWf = (x: number, y: number): string => `${((1000 * (y - x)) / n).toFixed(2)} ms/wf (${((100 * (y - x)) / seconds).toFixed(0)}% of a core)`;
+  for (const [label, a, b, phase] of [['c=1 ', cpu0, cpu1, c1], ['c=50', cpu1, cpu2, c50]] as const) {
+    const perWf = (x: number, y: number): string =>
+      `${((1000 * (y - x)) / phase.completed).toFixed(2)} ms/wf (${((100_000 * (y - x)) / phase.elapsedMs).toFixed(0)}% of a core)`;
     console.log(`${label} CPU: server ${perWf(a.server, b.server)}; SDK client+worker ${perWf(a.sdk, b.sdk)}, ` +
       `of which its main JS thread ${perWf(a.sdkMain, b.sdkMain)}`);
   }
