@@ -37,12 +37,16 @@ async function setup(pool: Pool, runId: string): Promise<string[]> {
 }
 
 /** Runs `total` tasks on CLIENTS concurrent loops; returns the elapsed seconds. */
-async function run(total: number, task: (i: number) => Promise<void>): Promise<number> {
+const clientCpuUs = { pairs: 0, base: 0 };
+async function run(total: number, task: (i: number) => Promise<void>, side?: keyof typeof clientCpuUs): Promise<number> {
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   await Promise.all(Array.from({ length: CLIENTS }, async () => {
     for (let i = next++; i < total; i = next++) await task(i);
   }));
+  const used = process.cpuUsage(cpu);
+  if (side) clientCpuUs[side] += used.user + used.system;
   return Number(process.hrtime.bigint() - started) / 1e9;
 }
 
@@ -73,10 +77,10 @@ async function main(): Promise<void> {
     const secs = { pairsSpread: 0, baseSpread: 0, pairsHot: 0, baseHot: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       const o = round * per;
-      secs.pairsSpread += await run(per, (i) => pair(pool, wallets[pick(o + i)] as string, `${runId}:s:${o + i}`));
-      secs.baseSpread += await run(per, (i) => debit(pool, pick(o + i)));
-      secs.pairsHot += await run(per, (i) => pair(pool, wallets[0] as string, `${runId}:h:${o + i}`));
-      secs.baseHot += await run(per, () => debit(pool, 0));
+      secs.pairsSpread += await run(per, (i) => pair(pool, wallets[pick(o + i)] as string, `${runId}:s:${o + i}`), 'pairs');
+      secs.baseSpread += await run(per, (i) => debit(pool, pick(o + i)), 'base');
+      secs.pairsHot += await run(per, (i) => pair(pool, wallets[0] as string, `${runId}:h:${o + i}`), 'pairs');
+      secs.baseHot += await run(per, () => debit(pool, 0), 'base');
     }
     const total = per * ROUNDS;
     const pairsSpread = total / secs.pairsSpread;
@@ -88,6 +92,8 @@ async function main(): Promise<void> {
       server: db.embedded ? 'embedded PostgreSQL (durable defaults)' : 'DATABASE_URL', clients: CLIENTS, wallets: WALLETS,
       pairsPerCase: per * ROUNDS, rounds: ROUNDS, cpus: os.cpus().length, loadavg1: Math.round(os.loadavg()[0] * 100) / 100,
       auditViolations: a.violations.length,
+      benchProcessCpuUsPerPair: Math.round(clientCpuUs.pairs / (2 * per * ROUNDS)),
+      benchProcessCpuUsPerDebit: Math.round(clientCpuUs.base / (2 * per * ROUNDS)),
     };
     console.log(`conditions: ${JSON.stringify(conditions)}`);
     const r2 = (x: number) => Math.round(x * 100) / 100;

@@ -97,9 +97,10 @@ CREATE TABLE ledger_holds (
   CHECK ((state = 'pending' AND captured = 0 AND released = 0 AND resolved_at IS NULL)
       OR (state <> 'pending' AND captured + released = amount AND resolved_at IS NOT NULL))
 );
+-- Every index on the hot tables costs each reservation and settlement an insertion, so there are only
+-- the ones a query needs: pending holds by expiry (the sweeper), holds by generation, journal by wallet.
 CREATE INDEX ledger_holds_pending_expiry ON ledger_holds (expires_at) WHERE state = 'pending';
 CREATE INDEX ledger_holds_generation ON ledger_holds (generation_id) WHERE generation_id IS NOT NULL;
-CREATE INDEX ledger_holds_wallet ON ledger_holds (wallet_id);
 
 CREATE TABLE ledger_hold_allocations (
   hold_id   uuid NOT NULL,
@@ -110,11 +111,9 @@ CREATE TABLE ledger_hold_allocations (
   released  bigint NOT NULL DEFAULT 0 CHECK (released >= 0),
   refunded  bigint NOT NULL DEFAULT 0 CHECK (refunded >= 0),
   PRIMARY KEY (hold_id, seq),
-  UNIQUE (hold_id, lot_id),
   CHECK (captured + released <= amount),
   CHECK (refunded <= captured)
 ) WITH (fillfactor = 80);
-CREATE INDEX ledger_hold_allocations_lot ON ledger_hold_allocations (lot_id);
 
 -- One row per movement per lot. d_* are the deltas the row applied to its lot's counters; the audit
 -- recomputes every counter from them and checks each row's deltas against its kind.
@@ -141,7 +140,6 @@ CREATE TABLE ledger_journal (
   created_at      timestamptz NOT NULL
 );
 CREATE INDEX ledger_journal_wallet ON ledger_journal (wallet_id, id);
-CREATE INDEX ledger_journal_lot ON ledger_journal (lot_id);
 CREATE INDEX ledger_journal_hold ON ledger_journal (hold_id) WHERE hold_id IS NOT NULL;
 
 -- Append-only: a mistake is fixed by a new, correcting entry, never by rewriting history.
