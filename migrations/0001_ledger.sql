@@ -4,17 +4,19 @@
 -- returning jsonb: one round trip and one implicit transaction per operation. Refusals RAISE with SQLSTATE
 -- LDG01, which rolls the whole statement back: a refused operation leaves no trace.
 --
--- Concurrency. Locks are taken in one global order, so nothing can deadlock: (1) the idempotency key's
--- unique index entry (claimed first: a concurrent duplicate waits for the first and then replays it);
--- (2) the hold row, by a guarded update (settlements and refunds of one hold are serialized there);
--- (3) lot rows, always in consumption order (expires_at, kind_rank, granted_at, id — immutable columns,
--- so every operation agrees on it). Wallet rows are never locked: money lives in lots.
--- Lot counters only change through guarded relative updates (`… WHERE available >= n AND usable`),
--- re-checked by Postgres on the latest row version, so two requests racing for the last credits can never
--- both win. To keep the contended window as short as a single-statement debit, each operation first plans
--- from a plain read and writes its own rows (hold, allocations, journal, result), and touches the shared
--- lot rows LAST; if a guard fails because the plan went stale, the function raises LDG03 and the caller
--- retries (reservations switch to locking the lots up front after two stale plans).
+-- Concurrency. Row locks are taken in one global order, so operations cannot deadlock: (1) the hold row,
+-- by a guarded update (settlements and refunds of one hold serialize there); (2) lot rows, always in
+-- consumption order (expires_at, kind_rank, granted_at, id — immutable columns, so every operation agrees).
+-- Wallet rows are never locked: money lives in lots. Lot counters only change through guarded relative
+-- updates (`… WHERE available >= n AND usable`), which Postgres re-checks on the latest row version, so two
+-- requests racing for the last credits can never both win. To keep the contended window as short as a
+-- single-statement debit, an operation plans from a plain read, writes its own rows (hold, allocations,
+-- journal, operation + result) and touches the shared lot rows LAST; if a guard fails because the plan went
+-- stale, it raises LDG03 and the caller retries (reservations lock their lots up front after two stale
+-- plans). Idempotency: the operation row is inserted once, with its result; a concurrent duplicate blocks
+-- on the key's unique index entry until the first commits, then retries and replays. (The only lock-order
+-- exception is one key reused concurrently for two different operations — a client bug that ends as an
+-- IdempotencyConflict; Postgres' deadlock detector breaks the tie and the caller's retry reports it.)
 
 CREATE TABLE ledger_wallets (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -140,7 +142,6 @@ CREATE TABLE ledger_journal (
   created_at      timestamptz NOT NULL
 );
 CREATE INDEX ledger_journal_wallet ON ledger_journal (wallet_id, id);
-CREATE INDEX ledger_journal_hold ON ledger_journal (hold_id) WHERE hold_id IS NOT NULL;
 
 -- Append-only: a mistake is fixed by a new, correcting entry, never by rewriting history.
 CREATE FUNCTION ledger_journal_immutable() RETURNS trigger LANGUAGE plpgsql AS $$
