@@ -13,6 +13,7 @@ import { createPool, migrate, startDatabase } from './db';
 import { createLogger, type Logger } from './log';
 import { defaultPriceBook } from './pricing';
 import { startLocalTemporal } from './temporal/local-server';
+import { installTemporalRuntime } from './temporal/runtime';
 import { registerSearchAttributes } from './temporal/search-attributes';
 import { createWorker } from './worker';
 import { holdSweeper, holdSweeperWorkflowId } from './workflows/hold-sweeper';
@@ -42,6 +43,7 @@ async function run(stops: Stop[]): Promise<void> {
   const role = roleFromArgs(process.argv.slice(2));
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel });
+  installTemporalRuntime(logger);
   const db = await startDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   stops.push(db.stop);
   await migrate(db.connectionString);
