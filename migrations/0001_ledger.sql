@@ -37,10 +37,12 @@ CREATE TABLE ledger_organization_members (
 );
 CREATE INDEX ledger_organization_members_user ON ledger_organization_members (user_id);
 
--- One row per accepted mutation, keyed by its idempotency key, with the result a replay returns.
+-- One row per accepted mutation, with the result a replay returns.
+-- Keyed by the idempotency key alone: the operation id is referenced by journal rows but looked up only by
+-- the audit, so it does not get an index of its own (one index insertion less per operation).
 CREATE TABLE ledger_operations (
-  id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  idempotency_key text NOT NULL UNIQUE,
+  idempotency_key text PRIMARY KEY,
+  id              uuid NOT NULL,
   operation       text NOT NULL,
   request_hash    text NOT NULL,
   wallet_id       uuid,
