@@ -114,3 +114,24 @@ test('update with no handler is rejected and leaves no events', async () => {
   expect(await handle.query(wf.stateQuery).catch((e) => e.message)).toMatch(/state/);
   await handle.terminate();
 });
+
+test('signals accepted while the final task runs are never lost (UNHANDLED_COMMAND → new task)', async () => {
+  const handle = await h.env.client.workflow.start(wf.lateSignalWf, { ...opts('late-sig'), args: [20_000_000] });
+  const accepted: string[] = [];
+  let closed = false;
+  for (let i = 0; i < 60 && !closed; i++) {
+    try {
+      await handle.signal(wf.goSignal, `s${i}`);
+      accepted.push(`s${i}`);
+    } catch {
+      closed = true;
+    }
+    await sleep(20);
+  }
+  const result = await handle.result();
+  expect(result).toEqual(accepted);
+  const events = (await handle.fetchHistory()).events!;
+  expect(events.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(accepted.length);
+  // the completions that raced with signals were refused as UNHANDLED_COMMAND
+  expect(events.some((e) => e.workflowTaskFailedEventAttributes?.cause === 1 /* UNHANDLED_COMMAND */)).toBe(true);
+});

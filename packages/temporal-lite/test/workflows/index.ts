@@ -238,3 +238,13 @@ export async function pendingActivityWf(taskQueue: string): Promise<string> {
 export async function noUpdateHandlerWf(): Promise<void> {
   await condition(() => false);
 }
+
+/** Completes shortly after a timer while signals keep arriving: no accepted signal may be lost. */
+export async function lateSignalWf(busyIterations: number): Promise<string[]> {
+  const got: string[] = [];
+  setHandler(goSignal, (v) => { got.push(v); });
+  await sleep(300);
+  let x = 0;
+  for (let i = 0; i < busyIterations; i++) x += i % 7; // keep the final workflow task busy for a while
+  return x >= 0 ? got : [];
+}
