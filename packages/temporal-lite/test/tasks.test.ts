@@ -116,7 +116,7 @@ test('update with no handler is rejected and leaves no events', async () => {
 });
 
 test('signals accepted while the final task runs are never lost (UNHANDLED_COMMAND → new task)', async () => {
-  const handle = await h.env.client.workflow.start(wf.lateSignalWf, { ...opts('late-sig'), args: [20_000_000] });
+  const handle = await h.env.client.workflow.start(wf.lateSignalWf, { ...opts('late-sig'), args: [40_000_000] });
   const accepted: string[] = [];
   let closed = false;
   for (let i = 0; i < 60 && !closed; i++) {
