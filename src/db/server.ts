@@ -7,7 +7,7 @@ export interface StartDatabaseOptions {
   dataDir: string;
   /** When set, no server is started: this connection string is used as is (DATABASE_URL). */
   databaseUrl?: string;
-  /** Embedded server port (default 5433; 0 = any free port). */
+  /** Embedded server port (0 = any free port). Unset: 5433, or a free port if 5433 is taken. */
   port?: number;
   /** Database to create (if missing) and connect to on the embedded server. Default `credits`. */
   database?: string;
@@ -39,6 +39,23 @@ export async function findFreePort(): Promise<number> {
   });
 }
 
+async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function choosePort(requested: number | undefined): Promise<number> {
+  if (requested === 0) return findFreePort();
+  if (requested !== undefined) return requested;
+  // Another cluster (a second checkout, a system Postgres) may already own the default.
+  return (await isPortFree(DEFAULT_PORT)) ? DEFAULT_PORT : findFreePort();
+}
+
+const DEFAULT_PORT = 5433;
+
 function urlFor(user: string, password: string, port: number, database: string): string {
   return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
 }
@@ -66,7 +83,7 @@ export async function startDatabase(options: StartDatabaseOptions): Promise<Runn
   const user = options.user ?? 'postgres';
   const password = options.password ?? 'postgres';
   const database = options.database ?? 'credits';
-  const port = options.port === 0 ? await findFreePort() : options.port ?? 5433;
+  const port = await choosePort(options.port);
   const databaseDir = path.resolve(options.dataDir, 'postgres');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   // ESM-only package whose types node10 resolution cannot find by name: types by path, module by name.
