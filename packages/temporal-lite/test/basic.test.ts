@@ -187,3 +187,21 @@ test('workflow failure surfaces ApplicationFailure with type', async () => {
   expect(err.cause.type).toBe('MyError');
   expect(err.cause.message).toBe('boom');
 });
+
+test('query before the first workflow task (start delay) → not ready; reject condition NOT_OPEN on a closed run', async () => {
+  const delayed = await h.env.client.workflow.start(wf.queryableWf, { ...opts('q-delay'), startDelay: '1 hour' });
+  const err = await delayed.query(wf.stateQuery).catch((e: Error) => e) as Error & { cause?: { code?: number } };
+  expect(err).toBeInstanceOf(Error);
+  expect(err.cause?.code).toBe(9 /* FAILED_PRECONDITION */);
+  await delayed.terminate();
+  const done = await h.env.client.workflow.start(wf.greetWf, { ...opts('q-closed'), args: ['x'] });
+  await done.result();
+  const rejected = await h.env.client.workflow
+    .getHandle(done.workflowId)
+    .query(wf.stateQuery)
+    .catch((e: Error) => e);
+  expect(String(rejected)).toMatch(/state/); // no handler: the worker answers with an error naming the query
+  const client2 = new (await import('@temporalio/client')).Client({ connection: h.env.connection, workflow: { queryRejectCondition: 'NOT_OPEN' } });
+  const r = await client2.workflow.getHandle(done.workflowId).query(wf.stateQuery).catch((e: Error) => e);
+  expect((r as Error).name).toBe('QueryRejectedError');
+});

@@ -106,10 +106,11 @@ export async function queryWorkflow(engine: Engine, ns: Namespace, req: P, call:
   if (run.status === 'Running' && run.wft && run.wft.attempt > 1) {
     throw errors.failedPrecondition('Cannot query workflow due to Workflow Task in failed state.');
   }
-  // A run that never had a workflow task has nothing a worker could answer from yet.
-  if (!run.events.some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED') && run.status !== 'Running') {
-    throw errors.failedPrecondition('Cannot query workflow due to Workflow Task in failed state.');
-  }
+  // Real server: a run that never had a workflow task scheduled (e.g. during its start delay)
+  // or never completed one (closed before any) is not ready to answer queries.
+  const hadTask = run.events.some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_SCHEDULED') || (run.wft !== undefined && run.wft.notBefore === undefined);
+  const completedTask = run.events.some((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_COMPLETED');
+  if ((run.status === 'Running' && !hadTask) || (run.status !== 'Running' && !completedTask)) throw errors.workflowNotReady();
   const id = uuid();
   const result = await new Promise<{ result?: P; failure?: { message: string; failure?: P } }>((resolve, rejectP) => {
     const q: QueryState = { id, query: req.query, resolve, reject: rejectP, state: 'waiting', nonce: 0 };

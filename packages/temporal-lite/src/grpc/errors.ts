@@ -43,6 +43,8 @@ export const errors = {
   failedPrecondition: (msg: string) => new ApiError(Status.FAILED_PRECONDITION, msg),
   queryFailed: (msg: string, failure?: unknown) =>
     new ApiError(Status.INVALID_ARGUMENT, msg, { type: ED + 'QueryFailedFailure', value: failure ? { failure } : {} }),
+  workflowNotReady: () =>
+    new ApiError(Status.FAILED_PRECONDITION, 'Workflow Execution not ready to handle query.', { type: ED + 'WorkflowNotReadyFailure', value: {} }),
   unimplemented: (msg: string) => new ApiError(Status.UNIMPLEMENTED, msg),
   internal: (msg: string) => new ApiError(Status.INTERNAL, msg),
   deadlineExceeded: (msg: string) => new ApiError(Status.DEADLINE_EXCEEDED, msg),
