@@ -165,3 +165,29 @@ test('payload converter round trip (bytes are preserved)', async () => {
   expect(await h.env.client.workflow.execute(wf.greetWf, { ...opts('big'), args: [big] })).toBe(`hello ${big}`);
   void defaultPayloadConverter;
 });
+
+test('parent close policy REQUEST_CANCEL: the child gets a cancel request', async () => {
+  const id = await h.env.client.workflow.execute(wf.parentRequestCancelWf, opts('pcp-cancel'));
+  const err = await h.env.client.workflow.getHandle(id).result().catch((e) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect(err.cause).toBeInstanceOf(CancelledFailure);
+});
+
+test('parent cancels a child: ChildWorkflowFailure caused by CancelledFailure', async () => {
+  expect(await h.env.client.workflow.execute(wf.parentCancelsChildWf, opts('cancel-child'))).toBe('ChildWorkflowFailure:CancelledFailure');
+});
+
+test('child continue-as-new: parent receives the last run result', async () => {
+  expect(await h.env.client.workflow.execute(wf.parentOfCanWf, opts('child-can'))).toBe(100);
+});
+
+test('parent signals its child', async () => {
+  expect(await h.env.client.workflow.execute(wf.parentSignalsChildWf, opts('sig-child'))).toBe('finish');
+});
+
+test('activity cancellation TRY_CANCEL resolves at once; the request is recorded', async () => {
+  const handle = await h.env.client.workflow.start(wf.cancelActivityWf, { ...opts('act-try-cancel'), args: ['TRY_CANCEL'] });
+  expect(await handle.result()).toBe('cancelled');
+  const events = (await handle.fetchHistory()).events!;
+  expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(true);
+});

@@ -248,3 +248,35 @@ export async function lateSignalWf(busyIterations: number): Promise<string[]> {
   for (let i = 0; i < busyIterations; i++) x += i % 7; // keep the final workflow task busy for a while
   return x >= 0 ? got : [];
 }
+
+export async function parentRequestCancelWf(): Promise<string> {
+  const h = await startChild(cancellableWf, { workflowId: `${workflowInfo().workflowId}-child`, parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL });
+  return h.workflowId;
+}
+
+/** Parent cancels its child through a cancellation scope and sees ChildWorkflowFailure(CancelledFailure). */
+export async function parentCancelsChildWf(): Promise<string> {
+  try {
+    await CancellationScope.cancellable(async () => {
+      const p = executeChild(queryableWf, { workflowId: `${workflowInfo().workflowId}-child` });
+      await sleep(10);
+      CancellationScope.current().cancel();
+      await p;
+    });
+    return 'not cancelled';
+  } catch (e) {
+    return `${(e as Error).name}:${((e as { cause?: Error }).cause)?.name}`;
+  }
+}
+
+/** The child continues as new twice; the parent gets the final run's result. */
+export async function parentOfCanWf(): Promise<number> {
+  return await executeChild(canWf, { args: [2], workflowId: `${workflowInfo().workflowId}-child` });
+}
+
+/** Signals its own child (SignalExternal with childWorkflowOnly). */
+export async function parentSignalsChildWf(): Promise<string> {
+  const child = await startChild(queryableWf, { workflowId: `${workflowInfo().workflowId}-child` });
+  await child.signal(goSignal, 'finish');
+  return await child.result();
+}
