@@ -135,3 +135,20 @@ test('signals accepted while the final task runs are never lost (UNHANDLED_COMMA
   // the completions that raced with signals were refused as UNHANDLED_COMMAND
   expect(events.some((e) => e.workflowTaskFailedEventAttributes?.cause === 1 /* UNHANDLED_COMMAND */)).toBe(true);
 });
+
+test('concurrent updates (some rejected) on one workflow all get their outcome', async () => {
+  const handle = await h.env.client.workflow.start(wf.counterWf, opts('concurrent-upd'));
+  const values = Array.from({ length: 20 }, (_, i) => (i % 5 === 4 ? -1 : i + 1));
+  const outcomes = await Promise.all(values.map((v) => handle.executeUpdate(wf.addUpdate, { args: [v] }).then((r) => ({ ok: r }), (e: Error) => ({ err: e }))));
+  const rejected = outcomes.filter((o) => 'err' in o);
+  expect(rejected).toHaveLength(4);
+  for (const r of rejected) expect((r as { err: Error }).err).toBeInstanceOf(WorkflowUpdateFailedError);
+  const expectedTotal = values.filter((v) => v > 0).reduce((a, b) => a + b, 0);
+  const oks = outcomes.filter((o) => 'ok' in o).map((o) => (o as { ok: number }).ok);
+  expect(Math.max(...oks)).toBe(expectedTotal);
+  await handle.signal(wf.finishSignal);
+  expect(await handle.result()).toBe(expectedTotal);
+  const events = (await handle.fetchHistory()).events!;
+  expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(16);
+  expect(events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(16);
+});

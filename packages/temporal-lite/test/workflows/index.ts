@@ -280,3 +280,20 @@ export async function parentSignalsChildWf(): Promise<string> {
   await child.signal(goSignal, 'finish');
   return await child.result();
 }
+
+export const addUpdate = defineUpdate<number, [number]>('add');
+export const finishSignal = defineSignal('finish');
+
+/** Accumulates concurrent updates; finishes on a signal. */
+export async function counterWf(): Promise<number> {
+  let total = 0;
+  let done = false;
+  setHandler(addUpdate, async (n) => {
+    await sleep(1); // an update handler that spans workflow tasks
+    total += n;
+    return total;
+  }, { validator: (n) => { if (n < 0) throw new Error('negative'); } });
+  setHandler(finishSignal, () => { done = true; });
+  await condition(() => done);
+  return total;
+}
