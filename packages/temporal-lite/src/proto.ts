@@ -63,7 +63,11 @@ export function packAny(typeName: string, obj: Record<string, unknown>): { type_
 export function unpackAny(any: { type_url?: string; value?: Uint8Array } | undefined): { typeName: string; value: Record<string, unknown> } | undefined {
   if (!any?.type_url) return undefined;
   const typeName = any.type_url.replace(/^.*\//, '');
-  const t = root.lookupType(typeName);
-  const msg = t.decode(any.value ?? new Uint8Array());
-  return { typeName, value: t.toObject(msg, { longs: String, enums: String, oneofs: true, bytes: Buffer }) as Record<string, unknown> };
+  try {
+    const t = root.lookupType(typeName);
+    const msg = t.decode(any.value ?? new Uint8Array());
+    return { typeName, value: t.toObject(msg, { longs: String, enums: String, oneofs: true, bytes: Buffer }) as Record<string, unknown> };
+  } catch {
+    return undefined; // unknown type or undecodable bytes: treated as an unknown message
+  }
 }

@@ -75,6 +75,27 @@ describe('startServer', () => {
     client.close();
   });
 
+  test('ShutdownWorker answers that worker\'s outstanding polls (normal and sticky) at once', async () => {
+    const connection = await Connection.connect({ address: server.address });
+    const svc = connection.workflowService;
+    const t0 = Date.now();
+    const polls = [
+      svc.pollWorkflowTaskQueue({ namespace: 'apps', taskQueue: { name: 'q-shut' }, workerInstanceKey: 'k1' }),
+      svc.pollActivityTaskQueue({ namespace: 'apps', taskQueue: { name: 'q-shut' }, workerInstanceKey: 'k1' }),
+      svc.pollWorkflowTaskQueue({ namespace: 'apps', taskQueue: { name: 'sticky-1', kind: 2 /* STICKY */, normalName: 'q-shut' }, workerInstanceKey: 'k1' }),
+    ];
+    const other = svc.pollWorkflowTaskQueue({ namespace: 'apps', taskQueue: { name: 'q-shut' }, workerInstanceKey: 'k2' }, );
+    await new Promise((r) => setTimeout(r, 100));
+    await svc.shutdownWorker({ namespace: 'apps', stickyTaskQueue: 'sticky-1', workerHeartbeat: { workerInstanceKey: 'k1' } });
+    const res = await Promise.all(polls);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    for (const r of res) expect(r.taskToken?.length ?? 0).toBe(0);
+    // the other worker's poll still gets the next task
+    await svc.startWorkflowExecution({ namespace: 'apps', workflowId: uid('after-shut'), workflowType: { name: 'x' }, taskQueue: { name: 'q-shut' }, requestId: uid('r') });
+    expect((await other).taskToken?.length).toBeGreaterThan(0);
+    await connection.close();
+  });
+
   test('stop() returns promptly while long polls are waiting', async () => {
     const s = await startServer();
     const connection = await Connection.connect({ address: s.address });

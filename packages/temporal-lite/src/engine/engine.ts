@@ -31,7 +31,7 @@ const DEFAULT_CUSTOM_SEARCH_ATTRIBUTES: Record<string, SearchAttributeType> = {
 export interface WftRef { kind: 'wft'; run: Run; nonce: number }
 export interface QueryRef { kind: 'query'; run: Run; queryId: string; nonce: number }
 export interface ActRef { run: Run; scheduledEventId: number; nonce: number }
-export interface PollCtx { identity: string; requestId: string }
+export interface PollCtx { identity: string; requestId: string; workerInstanceKey?: string }
 
 /** CamelCase event name → EVENT_TYPE_UPPER_SNAKE. */
 function eventTypeOf(name: string): string {

@@ -53,6 +53,13 @@ export class TaskQueue<Ref, R, C = unknown> {
     if (i >= 0) this.pollers.splice(i, 1);
   }
 
+  /** Answers the matching waiting pollers with an empty response (worker shutdown). */
+  releaseWhere(pred: (ctx: C) => boolean): void {
+    const [out, keep] = [this.pollers.filter((p) => pred(p.ctx)), this.pollers.filter((p) => !pred(p.ctx))];
+    this.pollers = keep;
+    for (const p of out) p.deliver(undefined);
+  }
+
   /** Answers every waiting poller with an empty response (server shutdown). */
   releaseAll(): void {
     const ps = this.pollers;

@@ -47,7 +47,7 @@ export function describeNamespace(ns: Namespace): P {
 }
 
 /** Long-polls a task queue; a cancelled call never receives (and so never loses) a task. */
-function longPoll<Ref>(q: TaskQueue<Ref, P, PollCtx>, identity: string | undefined, call: HandlerCall): Promise<P> {
+function longPoll<Ref>(q: TaskQueue<Ref, P, PollCtx>, req: P, call: HandlerCall): Promise<P> {
   return new Promise((resolve) => {
     let done = false;
     const finish = (r: P | undefined): void => {
@@ -57,22 +57,42 @@ function longPoll<Ref>(q: TaskQueue<Ref, P, PollCtx>, identity: string | undefin
       q.removePoller(poller);
       resolve(r ?? {});
     };
-    const poller = { ctx: { identity: identity ?? '', requestId: uuid() }, isCancelled: () => done || call.cancelled(), deliver: finish };
+    const poller = { ctx: { identity: req.identity ?? '', requestId: uuid(), workerInstanceKey: req.workerInstanceKey || undefined }, isCancelled: () => done || call.cancelled(), deliver: finish };
     const timer = setTimeout(() => finish(undefined), Math.max(0, Math.min(call.deadlineMs() - 1000, POLL_MAX_MS)));
     call.onCancel(() => finish(undefined));
     q.addPoller(poller);
   });
 }
 
+/** Sticky-queue polls that are waiting, by sticky queue name (answered empty on ShutdownWorker). */
+type IdlePolls = Map<string, Set<() => void>>;
+
 /** Sticky queues are not used: the full history always goes to the normal queue. Polls just wait. */
-function idlePoll(call: HandlerCall): Promise<P> {
+function idlePoll(idlePolls: IdlePolls, queue: string, call: HandlerCall): Promise<P> {
   return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve({}), Math.max(0, Math.min(call.deadlineMs() - 1000, POLL_MAX_MS)));
-    call.onCancel(() => {
+    const finish = (): void => {
       clearTimeout(timer);
+      const set = idlePolls.get(queue);
+      set?.delete(finish);
+      if (set && set.size === 0) idlePolls.delete(queue);
       resolve({});
-    });
+    };
+    const timer = setTimeout(finish, Math.max(0, Math.min(call.deadlineMs() - 1000, POLL_MAX_MS)));
+    call.onCancel(finish);
+    let set = idlePolls.get(queue);
+    if (!set) idlePolls.set(queue, (set = new Set()));
+    set.add(finish);
   });
+}
+
+/** ShutdownWorker: like newer servers, answer the worker's outstanding polls right away. */
+function releaseWorkerPolls(engine: Engine, idlePolls: IdlePolls, req: P): void {
+  if (req.stickyTaskQueue) for (const f of [...(idlePolls.get(req.stickyTaskQueue) ?? [])]) f();
+  const key: string | undefined = req.workerHeartbeat?.workerInstanceKey;
+  if (!key) return;
+  const pred = (ctx: PollCtx): boolean => ctx.workerInstanceKey === key;
+  for (const q of engine.wfQueues.values()) q.releaseWhere(pred);
+  for (const q of engine.actQueues.values()) q.releaseWhere(pred);
 }
 
 function requireTaskQueue(req: P): string {
@@ -83,6 +103,7 @@ function requireTaskQueue(req: P): string {
 
 export function workflowServiceHandlers(engine: Engine): HandlerMap {
   const ns = (req: P): Namespace => engine.ns(req.namespace);
+  const idlePolls: IdlePolls = new Map();
   return {
     GetSystemInfo: () => ({ serverVersion: '1.29.0-temporal-lite', capabilities: CAPABILITIES }),
     DescribeNamespace: (req) => {
@@ -140,12 +161,12 @@ export function workflowServiceHandlers(engine: Engine): HandlerMap {
     PollWorkflowTaskQueue: (req, call) => {
       const n = ns(req);
       const name = requireTaskQueue(req);
-      if (req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY') return idlePoll(call);
-      return longPoll(engine.wfQueue(n.name, name), req.identity, call);
+      if (req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY') return idlePoll(idlePolls, `${n.name}/${name}`, call);
+      return longPoll(engine.wfQueue(n.name, name), req, call);
     },
     PollActivityTaskQueue: (req, call) => {
       const n = ns(req);
-      return longPoll(engine.actQueue(n.name, requireTaskQueue(req)), req.identity, call);
+      return longPoll(engine.actQueue(n.name, requireTaskQueue(req)), req, call);
     },
     RespondWorkflowTaskCompleted: (req) => respondWorkflowTaskCompleted(engine, req),
     RespondWorkflowTaskFailed: (req) => respondWorkflowTaskFailed(engine, req),
@@ -168,7 +189,11 @@ export function workflowServiceHandlers(engine: Engine): HandlerMap {
     },
     PollWorkflowExecutionUpdate: (req, call) => pollUpdate(engine, ns(req), req, call),
     ExecuteMultiOperation: (req, call) => executeMultiOperation(engine, ns(req), req, call),
-    ShutdownWorker: () => ({}),
+    ShutdownWorker: (req) => {
+      const n = ns(req);
+      releaseWorkerPolls(engine, idlePolls, { ...req, stickyTaskQueue: req.stickyTaskQueue ? `${n.name}/${req.stickyTaskQueue}` : undefined });
+      return {};
+    },
     RecordWorkerHeartbeat: () => ({}),
     ResetStickyTaskQueue: () => ({}),
   };
