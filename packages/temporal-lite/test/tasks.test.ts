@@ -152,3 +152,11 @@ test('concurrent updates (some rejected) on one workflow all get their outcome',
   expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(16);
   expect(events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(16);
 });
+
+test('a local activity longer than the workflow task timeout (workflow task heartbeats)', async () => {
+  const handle = await h.env.client.workflow.start(wf.longLocalActivityWf, { ...opts('long-la'), args: [2500], workflowTaskTimeout: '1s' });
+  expect(await handle.result()).toBe('slow done');
+  const events = (await handle.fetchHistory()).events!;
+  expect(events.filter((e) => e.workflowTaskCompletedEventAttributes).length).toBeGreaterThanOrEqual(3);
+  expect(events.some((e) => e.workflowTaskTimedOutEventAttributes)).toBe(false);
+});

@@ -297,3 +297,8 @@ export async function counterWf(): Promise<number> {
   await condition(() => done);
   return total;
 }
+
+/** A local activity that outlives the workflow task timeout: the SDK heartbeats the task (forceCreateNewWorkflowTask). */
+export async function longLocalActivityWf(ms: number): Promise<string> {
+  return await proxyLocalActivities<Acts>({ startToCloseTimeout: '1 minute' }).slow(ms);
+}
