@@ -68,7 +68,7 @@ export function rejectUnprocessedUpdates(run: Run, wft: WorkflowTask): void {
     const u = run.updates.get(id);
     if (!u || u.stage !== 'admitted') continue;
     u.stage = 'completed';
-    u.outcome = { failure: { message: "Workflow Update is rejected because it wasn't processed by worker. Probably, Workflow Update is not supported by the worker.", source: 'Server', applicationFailureInfo: { type: 'UnprocessedUpdate', nonRetryable: true } } };
+    u.outcome = { failure: { message: "Workflow Update is rejected because it wasn't processed by worker. Probably, Workflow Update is not supported by the worker.", serverFailureInfo: { nonRetryable: true } } };
     run.updates.delete(id);
     wake(u);
   }

@@ -121,7 +121,7 @@ export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
     // out); otherwise WorkflowTaskFailed + a new task. The worker gets INVALID_ARGUMENT either way.
     const unhandled = problem.cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND';
     if (wft.attempt > 1 && !unhandled) throw errors.invalidArgument(problem.message);
-    failWorkflowTask(engine, run, wft, problem.cause, { message: problem.message, source: 'temporal-lite' }, req.identity);
+    failWorkflowTask(engine, run, wft, problem.cause, { message: problem.message, serverFailureInfo: { nonRetryable: true } }, req.identity);
     throw errors.invalidArgument(problem.message);
   }
 
