@@ -191,3 +191,14 @@ test('activity cancellation TRY_CANCEL resolves at once; the request is recorded
   const events = (await handle.fetchHistory()).events!;
   expect(events.some((e) => e.activityTaskCancelRequestedEventAttributes)).toBe(true);
 });
+
+test('child terminated from outside: parent sees ChildWorkflowFailure(TerminatedFailure)', async () => {
+  const parent = await h.env.client.workflow.start(wf.parentWaitsForChildWf, opts('child-term'));
+  const child = h.env.client.workflow.getHandle(`${parent.workflowId}-child`);
+  for (let i = 0; i < 200; i++) {
+    if (await child.describe().then(() => true, () => false)) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await child.terminate('stop');
+  expect(await parent.result()).toBe('ChildWorkflowFailure:TerminatedFailure');
+});

@@ -160,3 +160,25 @@ test('a local activity longer than the workflow task timeout (workflow task hear
   expect(events.filter((e) => e.workflowTaskCompletedEventAttributes).length).toBeGreaterThanOrEqual(3);
   expect(events.some((e) => e.workflowTaskTimedOutEventAttributes)).toBe(false);
 });
+
+test('workflow task start-to-close timeout → WorkflowTaskTimedOut, then a transient retry (attempt 2)', async () => {
+  if (useCli) return; // drives the raw task protocol
+  const svc = h.env.connection.workflowService;
+  const taskQueue = uid('raw-timeout');
+  const workflowId = uid('wft-timeout');
+  await svc.startWorkflowExecution({ namespace: 'default', workflowId, workflowType: { name: 'anything' }, taskQueue: { name: taskQueue }, requestId: uid('r'), workflowTaskTimeout: { seconds: 1 } });
+  const first = await svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw' });
+  expect(first.attempt).toBe(1);
+  // no answer: the server times the task out after 1 s
+  const second = await svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw' });
+  expect(second.attempt).toBe(2);
+  const types = second.history!.events!.map((e) => e.eventType);
+  expect(types).toEqual([1, 5, 6, 8 /* TIMED_OUT */, 5, 6]); // the retry's scheduled/started are transient
+  const persisted = await svc.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId } });
+  expect(persisted.history!.events!.map((e) => e.eventType)).toEqual([1, 5, 6, 8]);
+  const late = await svc.respondWorkflowTaskCompleted({ namespace: 'default', taskToken: first.taskToken, commands: [] }).catch((e) => e);
+  expect(late.code).toBe(grpc.status.NOT_FOUND);
+  await svc.respondWorkflowTaskCompleted({ namespace: 'default', taskToken: second.taskToken, identity: 'raw', commands: [{ commandType: 4, completeWorkflowExecutionCommandAttributes: {} }] });
+  const done = await svc.getWorkflowExecutionHistory({ namespace: 'default', execution: { workflowId } });
+  expect(done.history!.events!.map((e) => e.eventType)).toEqual([1, 5, 6, 8, 5, 6, 7, 2 /* COMPLETED */]);
+});

@@ -302,3 +302,12 @@ export async function counterWf(): Promise<number> {
 export async function longLocalActivityWf(ms: number): Promise<string> {
   return await proxyLocalActivities<Acts>({ startToCloseTimeout: '1 minute' }).slow(ms);
 }
+
+/** Waits for a child that never finishes by itself. */
+export async function parentWaitsForChildWf(): Promise<string> {
+  try {
+    return await executeChild(queryableWf, { workflowId: `${workflowInfo().workflowId}-child` });
+  } catch (e) {
+    return `${(e as Error).name}:${((e as { cause?: Error }).cause)?.name}`;
+  }
+}
