@@ -154,11 +154,18 @@ function armHeartbeatTimer(engine: Engine, run: Run, act: ActivityState): void {
   if (hb <= 0) return;
   const nonce = act.nonce;
   const beat = act.lastHeartbeatTime;
-  act.timers.push(engine.clock.after(hb, () => {
+  // One live heartbeat deadline per attempt: each heartbeat replaces the previous one.
+  const prev = act.heartbeatTimer;
+  if (prev) {
+    prev.cancel();
+    act.timers = act.timers.filter((t) => t !== prev);
+  }
+  act.heartbeatTimer = engine.clock.after(hb, () => {
     if (act.nonce === nonce && act.state === 'started' && act.lastHeartbeatTime === beat) {
       attemptFailed(engine, run, act, timeoutFailure('TIMEOUT_TYPE_HEARTBEAT', act), 'TIMEOUT_TYPE_HEARTBEAT');
     }
-  }));
+  });
+  act.timers.push(act.heartbeatTimer);
 }
 
 function timeoutFailure(timeoutType: string, act: ActivityState): P {

@@ -92,6 +92,7 @@ export interface ActivityState {
   cancelRequested: boolean;
   cancelRequestedEventId?: number;
   timers: ClockTimer[];
+  heartbeatTimer?: ClockTimer;
   scheduleToCloseDeadline?: number;
   retryPolicy: P;
   /** Set while the activity sits in its task queue (so a poll can pick it). */
