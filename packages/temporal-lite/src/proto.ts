@@ -6,7 +6,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type * as protobuf from 'protobufjs';
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the JSON root module is CommonJS only
 export const root: protobuf.Root = require('@temporalio/proto/protos/json-module.js');
 
 /**

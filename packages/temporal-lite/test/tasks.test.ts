@@ -3,7 +3,7 @@
  * async activity completion, schedule-to-start / schedule-to-close timeouts, pending activities.
  */
 import * as grpc from '@grpc/grpc-js';
-import Long from 'long';
+import { msToTs } from '@temporalio/common/lib/time';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { startHarness, uid, useCli, type Harness } from './helpers';
 import * as wf from './workflows';
@@ -167,7 +167,7 @@ test('workflow task start-to-close timeout → WorkflowTaskTimedOut, then a tran
   const svc = h.env.connection.workflowService;
   const taskQueue = uid('raw-timeout');
   const workflowId = uid('wft-timeout');
-  await svc.startWorkflowExecution({ namespace: 'default', workflowId, workflowType: { name: 'anything' }, taskQueue: { name: taskQueue }, requestId: uid('r'), workflowTaskTimeout: { seconds: Long.fromNumber(1) } });
+  await svc.startWorkflowExecution({ namespace: 'default', workflowId, workflowType: { name: 'anything' }, taskQueue: { name: taskQueue }, requestId: uid('r'), workflowTaskTimeout: msToTs('1s') });
   const first = await svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw' });
   expect(first.attempt).toBe(1);
   // no answer: the server times the task out after 1 s

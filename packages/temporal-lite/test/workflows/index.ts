@@ -94,9 +94,7 @@ export async function failingWf(msg: string): Promise<void> {
   throw ApplicationFailure.nonRetryable(msg, 'MyError');
 }
 
-let counterForRetry = 0;
 export async function retryingWorkflow(): Promise<number> {
-  void counterForRetry;
   const attempt = workflowInfo().attempt;
   if (attempt < 3) throw ApplicationFailure.retryable(`attempt ${attempt}`);
   return attempt;
