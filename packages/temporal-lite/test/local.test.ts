@@ -124,3 +124,17 @@ test('history paging and long-poll for new events', async () => {
   const full = (await handle.fetchHistory()).events!;
   expect(all).toHaveLength(full.length);
 });
+
+test('upserting an unregistered search attribute fails the workflow task (BAD_SEARCH_ATTRIBUTES)', async () => {
+  const handle = await h.env.client.workflow.start(wf.badUpsertWf, opts('bad-upsert'));
+  let failed: { cause?: unknown; failure?: { message?: string | null } | null } | undefined;
+  for (let i = 0; i < 100 && !failed; i++) {
+    const events = (await handle.fetchHistory()).events!;
+    failed = events.find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes ?? undefined;
+    if (!failed) await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(failed?.cause).toBe(23 /* BAD_SEARCH_ATTRIBUTES */);
+  expect(failed?.failure?.message).toMatch(/NotRegisteredAttr/);
+  expect((await handle.describe()).status.name).toBe('RUNNING');
+  await handle.terminate();
+});
