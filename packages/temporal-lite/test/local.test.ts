@@ -138,3 +138,16 @@ test('upserting an unregistered search attribute fails the workflow task (BAD_SE
   expect((await handle.describe()).status.name).toBe('RUNNING');
   await handle.terminate();
 });
+
+test('history size is reported to the workflow; continue-as-new suggested past 4 MiB', async () => {
+  const small = await h.env.client.workflow.start(wf.historyInfoWf, { ...opts('hist-small'), args: [1] });
+  await small.signal(wf.goSignal, 'x');
+  const s = await small.result();
+  expect(s.size).toBeGreaterThan(0);
+  expect(s.suggested).toBe(false);
+  const big = await h.env.client.workflow.start(wf.historyInfoWf, { ...opts('hist-big'), args: [5] });
+  for (let i = 0; i < 5; i++) await big.signal(wf.goSignal, 'y'.repeat(1024 * 1024));
+  const b = await big.result();
+  expect(b.size).toBeGreaterThan(4 * 1024 * 1024);
+  expect(b.suggested).toBe(true);
+});

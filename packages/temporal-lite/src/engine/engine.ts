@@ -33,6 +33,20 @@ export interface QueryRef { kind: 'query'; run: Run; queryId: string; nonce: num
 export interface ActRef { run: Run; scheduledEventId: number; nonce: number }
 export interface PollCtx { identity: string; requestId: string; workerInstanceKey?: string }
 
+/** Rough encoded size of an event: its bytes fields plus a fixed overhead (good enough for CAN suggestions). */
+function approxSize(v: unknown, depth = 0): number {
+  if (depth === 0) return 48 + approxSize(v, 1);
+  if (v instanceof Uint8Array) return v.length + 2;
+  if (typeof v === 'string') return v.length + 2;
+  if (Array.isArray(v)) return v.reduce((n: number, x) => n + approxSize(x, depth + 1), 0);
+  if (v && typeof v === 'object' && depth < 12) {
+    let n = 0;
+    for (const x of Object.values(v as Record<string, unknown>)) n += 2 + approxSize(x, depth + 1);
+    return n;
+  }
+  return 4;
+}
+
 /** CamelCase event name → EVENT_TYPE_UPPER_SNAKE. */
 function eventTypeOf(name: string): string {
   return 'EVENT_TYPE_' + name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
@@ -156,6 +170,7 @@ export class Engine {
   append(run: Run, name: string, attrs: P): number {
     const ev = this.makeEvent(run, name, attrs);
     run.events.push(ev);
+    run.historySizeBytes += approxSize(attrs);
     run.stateTransitions++;
     this.notify(run);
     return run.events.length;

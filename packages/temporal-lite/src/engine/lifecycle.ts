@@ -94,6 +94,7 @@ export function createRun(engine: Engine, p: RunParams): Run {
     watchers: new Set(),
     userMetadata: p.userMetadata,
     stateTransitions: 0,
+    historySizeBytes: 0,
     needsWft: false,
   };
   wf.runs.push(run);

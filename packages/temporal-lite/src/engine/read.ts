@@ -22,7 +22,7 @@ export function executionInfo(run: Run): P {
     searchAttributes: { indexedFields: run.searchAttributes },
     taskQueue: run.taskQueue,
     stateTransitionCount: String(run.stateTransitions),
-    historySizeBytes: String(run.events.length * 200),
+    historySizeBytes: String(run.historySizeBytes),
     executionDuration: run.closeTime !== undefined ? dur(run.closeTime - run.executionTime) : undefined,
     rootExecution: { workflowId: run.workflowId, runId: run.runId },
     firstRunId: run.firstExecutionRunId,

@@ -173,6 +173,8 @@ export interface Run {
   watchers: Set<() => void>;
   userMetadata?: P;
   stateTransitions: number;
+  /** Approximate encoded size of the persisted history (payload bytes + per-event overhead). */
+  historySizeBytes: number;
   /** Forces a new workflow task after the current completes (e.g. an update arrived mid-task). */
   needsWft: boolean;
 }

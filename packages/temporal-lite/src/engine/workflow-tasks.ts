@@ -24,7 +24,15 @@ function materializeWft(engine: Engine, ref: WftRef, ctx: PollCtx): P | undefine
   wft.identity = ctx.identity;
   wft.requestId = ctx.requestId;
   wft.startedTime = engine.now();
-  const startedAttrs = { scheduledEventId: String(wft.scheduledEventId), identity: ctx.identity, requestId: ctx.requestId, historySizeBytes: String(estimateSize(run)) };
+  // Real server defaults: continue-as-new is suggested from 4 Ki events or 4 MiB of history.
+  const suggestContinueAsNew = run.events.length >= 4096 || run.historySizeBytes >= 4 * 1024 * 1024;
+  const startedAttrs = {
+    scheduledEventId: String(wft.scheduledEventId),
+    identity: ctx.identity,
+    requestId: ctx.requestId,
+    historySizeBytes: String(run.historySizeBytes),
+    suggestContinueAsNew,
+  };
   if (wft.transient) {
     // Transient events take the next ids at the moment they are handed out.
     wft.scheduledEventId = run.events.length + 1;
@@ -56,10 +64,6 @@ function materializeWft(engine: Engine, ref: WftRef, ctx: PollCtx): P | undefine
   };
 }
 
-function estimateSize(run: Run): number {
-  return run.events.length * 200;
-}
-
 /** Finds the run and started workflow task a token refers to, or NOT_FOUND like the real server. */
 export function lookupWftToken(engine: Engine, token: unknown): { run: Run; wft: WorkflowTask } {
   const t = decodeToken(token);
@@ -78,7 +82,10 @@ function persistTransient(run: Run, wft: WorkflowTask): void {
   if (!wft.transient) return;
   wft.transient = false;
   wft.speculative = false;
-  for (const ev of wft.transientEvents ?? []) run.events.push(ev);
+  for (const ev of wft.transientEvents ?? []) {
+    run.events.push(ev);
+    run.historySizeBytes += 100;
+  }
   wft.transientEvents = undefined;
 }
 

@@ -309,3 +309,11 @@ export async function parentWaitsForChildWf(): Promise<string> {
     return `${(e as Error).name}:${((e as { cause?: Error }).cause)?.name}`;
   }
 }
+
+/** Reports the history size the server announces, after `n` signals. */
+export async function historyInfoWf(n: number): Promise<{ size: number; suggested: boolean }> {
+  let count = 0;
+  setHandler(goSignal, () => { count++; });
+  await condition(() => count >= n);
+  return { size: workflowInfo().historySize, suggested: workflowInfo().continueAsNewSuggested };
+}
