@@ -177,22 +177,21 @@ BEGIN
 END $$;
 
 -- Idempotency, first half: a key already used returns its first result (same content) or refuses
--- (different content). A fresh key gets an operation id; the row itself is written by ledger_op_finish.
-CREATE FUNCTION ledger_op_begin(p jsonb, p_operation text, OUT op_id uuid, OUT prior jsonb)
-LANGUAGE plpgsql AS $$
+-- (different content); NULL for a fresh key (the row itself is written by ledger_op_finish). Called as a
+-- plain expression (not SELECT … FROM f()), which plpgsql evaluates much more cheaply.
+CREATE FUNCTION ledger_op_begin(p jsonb, p_operation text) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
   v_existing ledger_operations;
 BEGIN
   SELECT * INTO v_existing FROM ledger_operations WHERE idempotency_key = p->>'key';
   IF NOT FOUND THEN
-    op_id := gen_random_uuid();
-    RETURN;
+    RETURN NULL;
   END IF;
   IF v_existing.operation <> p_operation OR v_existing.request_hash <> p->>'hash' THEN
     PERFORM ledger_raise('IdempotencyConflict', jsonb_build_object(
       'idempotencyKey', p->>'key', 'firstOperation', v_existing.operation, 'operation', p_operation));
   END IF;
-  prior := v_existing.result || jsonb_build_object('replayed', true);
+  RETURN v_existing.result || jsonb_build_object('replayed', true);
 END $$;
 
 -- Idempotency, second half: records the operation with its result, once. If a concurrent request with
@@ -308,7 +307,8 @@ DECLARE
   v_op uuid; v_prior jsonb; v_lot uuid;
   v_wallet uuid := (p->>'wallet_id')::uuid;
 BEGIN
-  SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'grant');
+  v_op := gen_random_uuid();
+  v_prior := ledger_op_begin(p, 'grant');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   PERFORM ledger_check_wallet(v_wallet, true);
   v_lot := ledger_new_lot(v_op, p, v_wallet, p->>'kind', (p->>'amount')::bigint,
@@ -325,7 +325,8 @@ DECLARE
   v_now timestamptz := (p->>'now')::timestamptz;
   v_hold uuid := gen_random_uuid();
 BEGIN
-  SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'reserve');
+  v_op := gen_random_uuid();
+  v_prior := ledger_op_begin(p, 'reserve');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   IF NOT EXISTS (SELECT 1 FROM ledger_wallets WHERE id = v_wallet AND status = 'active') THEN
     PERFORM ledger_check_wallet(v_wallet, true);  -- raises the precise refusal
@@ -381,7 +382,8 @@ DECLARE
   v_hold_id uuid := (p->>'hold_id')::uuid;
   v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
-  SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, v_mode);
+  v_op := gen_random_uuid();
+  v_prior := ledger_op_begin(p, v_mode);
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   v_state := CASE v_mode WHEN 'capture' THEN 'captured' WHEN 'release' THEN 'released' ELSE 'expired' END;
   -- Resolves exactly once, in one statement: a racing settlement waits on this row, then finds it no
@@ -396,8 +398,11 @@ BEGIN
   IF NOT FOUND THEN PERFORM ledger_settle_refusal(v_hold_id, v_mode, p, v_now); END IF;
   v_capture := v_hold.captured;
   v_left := v_capture;
+  -- LATERAL … OFFSET 0 pins the plan to a primary-key probe per allocation: a generic plan built on stale
+  -- statistics would otherwise hash-join the whole lots table on every settlement.
   FOR v_a IN SELECT a.seq, a.lot_id, a.amount, l.status, l.expires_at FROM ledger_hold_allocations a
-             JOIN ledger_lots l ON l.id = a.lot_id WHERE a.hold_id = v_hold_id ORDER BY a.seq LOOP
+             CROSS JOIN LATERAL (SELECT x.status, x.expires_at FROM ledger_lots x WHERE x.id = a.lot_id OFFSET 0) l
+             WHERE a.hold_id = v_hold_id ORDER BY a.seq LOOP
     v_c := least(v_a.amount, v_left); v_r := v_a.amount - v_c; v_left := v_left - v_c;
     v_dest := CASE WHEN v_a.status = 'active' AND v_a.expires_at > v_now THEN 'available'
                    WHEN v_a.status = 'revoked' THEN 'revoked' ELSE 'expired' END;
@@ -462,7 +467,8 @@ DECLARE
   v_left bigint := (p->>'amount')::bigint;
   v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
-  SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'refund');
+  v_op := gen_random_uuid();
+  v_prior := ledger_op_begin(p, 'refund');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;
   IF NOT FOUND THEN PERFORM ledger_raise('HoldNotFound', jsonb_build_object('holdId', v_hold_id)); END IF;
@@ -475,7 +481,8 @@ BEGIN
       'requestedCredits', v_amount, 'refundableCredits', v_hold.captured - v_hold.refunded));
   END IF;
   FOR v_a IN SELECT a.seq, a.lot_id, a.captured - a.refunded AS refundable, l.status, l.expires_at
-             FROM ledger_hold_allocations a JOIN ledger_lots l ON l.id = a.lot_id
+             FROM ledger_hold_allocations a
+             CROSS JOIN LATERAL (SELECT x.status, x.expires_at FROM ledger_lots x WHERE x.id = a.lot_id OFFSET 0) l
              WHERE a.hold_id = v_hold_id AND a.captured > a.refunded ORDER BY a.seq DESC LOOP
     v_x := least(v_a.refundable, v_left);
     v_left := v_left - v_x;
@@ -513,7 +520,8 @@ DECLARE
   v_mode text := p->>'mode';
   v_lot_id uuid := (p->>'lot_id')::uuid;
 BEGIN
-  SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, v_mode);
+  v_op := gen_random_uuid();
+  v_prior := ledger_op_begin(p, v_mode);
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   SELECT * INTO v_lot FROM ledger_lots WHERE id = v_lot_id FOR NO KEY UPDATE;
   IF NOT FOUND THEN PERFORM ledger_raise('LotNotFound', jsonb_build_object('lotId', v_lot_id)); END IF;
@@ -540,7 +548,8 @@ DECLARE
   v_delta bigint := (p->>'delta')::bigint;
   v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
-  SELECT op_id, prior INTO v_op, v_prior FROM ledger_op_begin(p, 'adjust');
+  v_op := gen_random_uuid();
+  v_prior := ledger_op_begin(p, 'adjust');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   PERFORM ledger_check_wallet(v_wallet, true);
   IF v_delta > 0 THEN
