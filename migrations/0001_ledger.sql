@@ -257,12 +257,15 @@ END $$;
 -- Plans taking p_amount credits from the wallet's usable lots in consumption order. Optimistic: a plain
 -- read (the guarded updates later re-check it). Locking: locks the lots in that order as it goes (used
 -- after stale plans, and by negative adjustments). `planned` < p_amount means the wallet cannot afford it.
-CREATE FUNCTION ledger_plan_take(p_wallet uuid, p_now timestamptz, p_amount bigint, p_locking boolean,
-  OUT lots uuid[], OUT amounts bigint[], OUT planned bigint) LANGUAGE plpgsql AS $$
+CREATE TYPE ledger_take_plan AS (lots uuid[], amounts bigint[], planned bigint);
+
+-- Returns a composite (not OUT parameters) so that callers can assign it as a plain expression.
+CREATE FUNCTION ledger_plan_take(p_wallet uuid, p_now timestamptz, p_amount bigint, p_locking boolean)
+RETURNS ledger_take_plan LANGUAGE plpgsql AS $$
 DECLARE
   v_lot record;
+  lots uuid[] := '{}'; amounts bigint[] := '{}'; planned bigint := 0;
 BEGIN
-  lots := '{}'; amounts := '{}'; planned := 0;
   IF p_locking THEN
     FOR v_lot IN SELECT id, available FROM ledger_lots
       WHERE wallet_id = p_wallet AND status = 'active' AND available > 0 AND expires_at > p_now
@@ -282,6 +285,7 @@ BEGIN
       EXIT WHEN planned = p_amount;
     END LOOP;
   END IF;
+  RETURN ROW(lots, amounts, planned)::ledger_take_plan;
 END $$;
 
 -- Applies a take plan: guarded relative updates, one per lot, in consumption order (the lock order).
@@ -319,7 +323,7 @@ END $$;
 
 CREATE FUNCTION ledger_reserve(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_plan record; v_result jsonb;
+  v_op uuid; v_prior jsonb; v_plan ledger_take_plan; v_result jsonb;
   v_wallet uuid := (p->>'wallet_id')::uuid;
   v_amount bigint := (p->>'amount')::bigint;
   v_now timestamptz := (p->>'now')::timestamptz;
@@ -331,7 +335,7 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM ledger_wallets WHERE id = v_wallet AND status = 'active') THEN
     PERFORM ledger_check_wallet(v_wallet, true);  -- raises the precise refusal
   END IF;
-  SELECT * INTO v_plan FROM ledger_plan_take(v_wallet, v_now, v_amount, coalesce((p->>'locking')::boolean, false));
+  v_plan := ledger_plan_take(v_wallet, v_now, v_amount, coalesce((p->>'locking')::boolean, false));
   IF v_plan.planned < v_amount THEN
     -- Raising undoes everything, including the claimed idempotency key: nothing changes.
     PERFORM ledger_raise('InsufficientCredits', jsonb_build_object('walletId', v_wallet,
@@ -543,7 +547,7 @@ END $$;
 -- locking the lots up front (administrative and rare: no need for the optimistic path).
 CREATE FUNCTION ledger_adjust(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_lot uuid; v_plan record; v_allocs jsonb := '[]'::jsonb;
+  v_op uuid; v_prior jsonb; v_lot uuid; v_plan ledger_take_plan; v_allocs jsonb := '[]'::jsonb;
   v_wallet uuid := (p->>'wallet_id')::uuid;
   v_delta bigint := (p->>'delta')::bigint;
   v_now timestamptz := (p->>'now')::timestamptz;
@@ -555,7 +559,7 @@ BEGIN
   IF v_delta > 0 THEN
     v_lot := ledger_new_lot(v_op, p, v_wallet, 'adjustment', v_delta, (p->>'expires_at')::timestamptz, 'adjust', NULL);
   ELSE
-    SELECT * INTO v_plan FROM ledger_plan_take(v_wallet, v_now, -v_delta, true);
+    v_plan := ledger_plan_take(v_wallet, v_now, -v_delta, true);
     IF v_plan.planned < -v_delta THEN
       PERFORM ledger_raise('InsufficientCredits', jsonb_build_object('walletId', v_wallet,
         'requestedCredits', -v_delta, 'availableCredits', v_plan.planned, 'shortfallCredits', -v_delta - v_plan.planned));
@@ -715,6 +719,7 @@ DROP FUNCTION IF EXISTS ledger_reserve(jsonb);
 DROP FUNCTION IF EXISTS ledger_grant(jsonb);
 DROP FUNCTION IF EXISTS ledger_apply_take(uuid[], bigint[], timestamptz, text);
 DROP FUNCTION IF EXISTS ledger_plan_take(uuid, timestamptz, bigint, boolean);
+DROP TYPE IF EXISTS ledger_take_plan;
 DROP FUNCTION IF EXISTS ledger_new_lot(uuid, jsonb, uuid, text, bigint, timestamptz, text, uuid);
 DROP FUNCTION IF EXISTS ledger_journal_rows(uuid, jsonb, text, uuid, uuid, uuid[], bigint[], int, int, int, int, int);
 DROP FUNCTION IF EXISTS ledger_check_wallet(uuid, boolean);
