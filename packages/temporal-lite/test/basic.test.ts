@@ -205,3 +205,16 @@ test('query before the first workflow task (start delay) → not ready; reject c
   const r = await client2.workflow.getHandle(done.workflowId).query(wf.stateQuery).catch((e: Error) => e);
   expect((r as Error).name).toBe('QueryRejectedError');
 });
+
+test('ALLOW_DUPLICATE_FAILED_ONLY allows a new run after a failed one; TERMINATE_IF_RUNNING replaces a running one', async () => {
+  const o = opts('failed-only');
+  await h.env.client.workflow.execute(wf.failingWf, { ...o, args: ['x'] }).catch(() => undefined);
+  const again = await h.env.client.workflow.start(wf.greetWf, { ...o, args: ['y'], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' });
+  expect(await again.result()).toBe('hello y');
+  const o2 = opts('term-if-running');
+  const first = await h.env.client.workflow.start(wf.queryableWf, o2);
+  const second = await h.env.client.workflow.start(wf.queryableWf, { ...o2, workflowIdReusePolicy: 'TERMINATE_IF_RUNNING' });
+  expect(second.firstExecutionRunId).not.toBe(first.firstExecutionRunId);
+  expect((await h.env.client.workflow.getHandle(o2.workflowId, first.firstExecutionRunId).describe()).status.name).toBe('TERMINATED');
+  await second.terminate();
+});
