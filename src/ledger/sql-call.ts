@@ -59,7 +59,8 @@ export async function callLedgerFunction<T>(db: Db, fn: LedgerFunction, params: 
   for (let attempt = 1; ; attempt++) {
     const body = attempt > LOCKING_AFTER ? { ...params, locking: true } : params;
     try {
-      const res = await db.query<{ r: T }>(`SELECT ${fn}($1::jsonb) AS r`, [JSON.stringify(body)]);
+      // A named statement: each pooled connection parses and plans it once, not on every call.
+      const res = await db.query<{ r: T }>({ name: fn, text: `SELECT ${fn}($1::jsonb) AS r`, values: [JSON.stringify(body)] });
       const row = res.rows[0];
       if (!row) throw new Error(`ledger: ${fn} returned no row`);
       return row.r;
