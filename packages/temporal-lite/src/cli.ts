@@ -49,7 +49,7 @@ export function parseArgs(argv: string[]): { port: number; host: string; namespa
   return out;
 }
 
-export async function main(): Promise<void> {
+export async function main(o: { launchedBy?: number } = {}): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
   if (!Number.isInteger(opts.port) || opts.port < 0) throw new Error(`invalid port ${opts.port}`);
   const server = await startServer(opts);
@@ -60,6 +60,15 @@ export async function main(): Promise<void> {
   // A bug in one request must not take the whole server (and every test using it) down.
   process.on('uncaughtException', (e) => console.error('temporal-lite: uncaught exception', e));
   process.on('unhandledRejection', (e) => console.error('temporal-lite: unhandled rejection', e));
+  // Launched by a test process (SDK `existing-path`): if it dies without killing us, exit too
+  // rather than linger as an orphan holding a port.
+  // (TEMPORAL_LITE_DETACHED=1 disables this, e.g. for `nohup temporal-lite … &`.)
+  const parent = o.launchedBy ?? process.ppid;
+  if (!process.env.TEMPORAL_LITE_DETACHED) {
+    setInterval(() => {
+      if (process.ppid !== parent) stop();
+    }, 1000).unref();
+  }
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
 }
