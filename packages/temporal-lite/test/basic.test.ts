@@ -218,3 +218,20 @@ test('ALLOW_DUPLICATE_FAILED_ONLY allows a new run after a failed one; TERMINATE
   expect((await h.env.client.workflow.getHandle(o2.workflowId, first.firstExecutionRunId).describe()).status.name).toBe('TERMINATED');
   await second.terminate();
 });
+
+test('update accepted now, completed later: startUpdate(ACCEPTED) then result() via PollWorkflowExecutionUpdate', async () => {
+  const handle = await h.env.client.workflow.start(wf.slowUpdateWf, opts('slow-upd'));
+  const uh = await handle.startUpdate(wf.setValue, { args: ['v'], waitForStage: 'ACCEPTED' });
+  let events = (await handle.fetchHistory()).events!;
+  expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(1);
+  expect(events.filter((e) => e.workflowExecutionUpdateCompletedEventAttributes)).toHaveLength(0);
+  await handle.signal(wf.releaseSignal);
+  expect(await uh.result()).toBe('late v');
+  const again = h.env.client.workflow.getHandle(handle.workflowId).getUpdateHandle<string>(uh.updateId);
+  expect(await again.result()).toBe('late v');
+  expect(await handle.result()).toBe('v');
+  events = (await handle.fetchHistory()).events!;
+  const completed = events.find((e) => e.workflowExecutionUpdateCompletedEventAttributes)!.workflowExecutionUpdateCompletedEventAttributes!;
+  const accepted = events.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes)!;
+  expect(String(completed.acceptedEventId)).toBe(String(accepted.eventId));
+});

@@ -317,3 +317,19 @@ export async function historyInfoWf(n: number): Promise<{ size: number; suggeste
   await condition(() => count >= n);
   return { size: workflowInfo().historySize, suggested: workflowInfo().continueAsNewSuggested };
 }
+
+export const releaseSignal = defineSignal('release');
+
+/** An update whose handler waits for a signal: accepted now, completed later. */
+export async function slowUpdateWf(): Promise<string> {
+  let released = false;
+  let last = '';
+  setHandler(releaseSignal, () => { released = true; });
+  setHandler(setValue, async (v) => {
+    await condition(() => released);
+    last = v;
+    return `late ${v}`;
+  });
+  await condition(() => last !== '');
+  return last;
+}
