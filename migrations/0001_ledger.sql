@@ -51,7 +51,7 @@ CREATE TABLE ledger_operations (
 );
 
 CREATE TABLE ledger_lots (
-  id            uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  id            uuid PRIMARY KEY DEFAULT uuidv7(),  -- time-ordered: index insertions stay on the right edge
   wallet_id     uuid NOT NULL REFERENCES ledger_wallets (id),
   kind          text NOT NULL CHECK (kind IN ('promotional', 'membership', 'purchased', 'bulk', 'refund', 'adjustment')),
   -- Tie-break of the consumption order at equal expiry: promotional → membership → purchased/bulk → others.
@@ -103,7 +103,10 @@ CREATE TABLE ledger_holds (
 );
 -- Every index on the hot tables costs each reservation and settlement an insertion, so there are only
 -- the ones a query needs: pending holds by expiry (the sweeper), holds by generation, journal by wallet.
-CREATE INDEX ledger_holds_pending_expiry ON ledger_holds (expires_at) WHERE state = 'pending';
+-- The predicate is `resolved_at IS NULL` (⇔ pending, by the CHECK above) rather than `state = 'pending'`: the
+-- settlement's `WHERE id = … AND state = 'pending'` must not be able to pick this index (a full scan of every
+-- pending hold) over the primary key.
+CREATE INDEX ledger_holds_pending_expiry ON ledger_holds (expires_at) WHERE resolved_at IS NULL;
 CREATE INDEX ledger_holds_generation ON ledger_holds (generation_id) WHERE generation_id IS NOT NULL;
 
 CREATE TABLE ledger_hold_allocations (
@@ -122,7 +125,10 @@ CREATE TABLE ledger_hold_allocations (
 -- One row per movement per lot. d_* are the deltas the row applied to its lot's counters; the audit
 -- recomputes every counter from them and checks each row's deltas against its kind.
 CREATE TABLE ledger_journal (
-  id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  -- Unique by construction (GENERATED ALWAYS: no caller can supply it). No primary-key index: nothing
+  -- looks an entry up by id alone, and each index is one more insertion per journal row; pages are read
+  -- through (wallet_id, id).
+  id              bigint GENERATED ALWAYS AS IDENTITY,
   operation_id    uuid NOT NULL,
   idempotency_key text NOT NULL,
   kind            text NOT NULL CHECK (kind IN ('grant', 'hold', 'capture', 'release', 'refund', 'expire', 'revoke', 'adjust')),
@@ -195,15 +201,15 @@ BEGIN
 END $$;
 
 -- Idempotency, second half: records the operation with its result, once. If a concurrent request with
--- the same key got there first, the unique index makes us wait for it; we then retry, and the retry
--- replays its result (our own work is rolled back with the retry's error).
+-- the same key got there first, the unique index makes us wait for it, then raises unique_violation on
+-- ledger_operations_pkey; the caller retries and the retry replays its result (our own work is rolled
+-- back with the error). A plain INSERT, not ON CONFLICT: speculative insertion costs an extra WAL record
+-- and index pass on every operation, for a race that ends in a retry either way.
 CREATE FUNCTION ledger_op_finish(p_op uuid, p jsonb, p_operation text, p_wallet uuid, p_result jsonb)
 RETURNS jsonb LANGUAGE plpgsql AS $$
 BEGIN
   INSERT INTO ledger_operations (id, idempotency_key, operation, request_hash, wallet_id, result, created_at)
-  VALUES (p_op, p->>'key', p_operation, p->>'hash', p_wallet, p_result, (p->>'now')::timestamptz)
-  ON CONFLICT (idempotency_key) DO NOTHING;
-  IF NOT FOUND THEN PERFORM ledger_retry('idempotency key taken concurrently'); END IF;
+  VALUES (p_op, p->>'key', p_operation, p->>'hash', p_wallet, p_result, (p->>'now')::timestamptz);  -- key taken concurrently: see ledger_op_finish
   RETURN p_result || jsonb_build_object('replayed', false);
 END $$;
 
@@ -306,12 +312,14 @@ END $$;
 -- Operations
 ---------------------------------------------------------------------------------------------------------
 
-CREATE FUNCTION ledger_grant(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_grant(p jsonb) RETURNS jsonb LANGUAGE plpgsql
+  SET enable_seqscan = off  -- see "Plans" in the header
+AS $$
 DECLARE
   v_op uuid; v_prior jsonb; v_lot uuid;
   v_wallet uuid := (p->>'wallet_id')::uuid;
 BEGIN
-  v_op := gen_random_uuid();
+  v_op := uuidv7();
   v_prior := ledger_op_begin(p, 'grant');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   PERFORM ledger_check_wallet(v_wallet, true);
@@ -321,39 +329,89 @@ BEGIN
     'lot', (SELECT to_jsonb(l) FROM ledger_lots l WHERE l.id = v_lot)));
 END $$;
 
-CREATE FUNCTION ledger_reserve(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- The hot path, written out in full (no helper calls: each nested plpgsql call costs a whole executor
+-- round of its own): one idempotency probe, one wallet probe, the plan, ONE statement writing the hold, its
+-- allocations, its journal rows and the operation with its result, then the guarded lot updates.
+CREATE FUNCTION ledger_reserve(p jsonb) RETURNS jsonb LANGUAGE plpgsql
+  SET enable_seqscan = off  -- see "Plans" in the header
+AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_plan ledger_take_plan; v_result jsonb;
+  v_prev_op text; v_prev_hash text; v_prev_result jsonb; v_active boolean;
+  v_plan ledger_take_plan; v_lot record; v_result jsonb; v_x bigint;
+  v_lots uuid[] := '{}'; v_amounts bigint[] := '{}'; v_planned bigint := 0; v_allocs jsonb := '[]';
+  v_key text := p->>'key';
   v_wallet uuid := (p->>'wallet_id')::uuid;
   v_amount bigint := (p->>'amount')::bigint;
   v_now timestamptz := (p->>'now')::timestamptz;
-  v_hold uuid := gen_random_uuid();
+  v_hold uuid := uuidv7();  -- time-ordered: the holds' primary key grows at its right edge
+  v_op uuid := uuidv7();
 BEGIN
-  v_op := gen_random_uuid();
-  v_prior := ledger_op_begin(p, 'reserve');
-  IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
-  IF NOT EXISTS (SELECT 1 FROM ledger_wallets WHERE id = v_wallet AND status = 'active') THEN
+  -- Idempotency (as ledger_op_begin) and the wallet's status, in one probe of each primary key.
+  SELECT o.operation, o.request_hash, o.result, w.active INTO v_prev_op, v_prev_hash, v_prev_result, v_active
+  FROM (SELECT EXISTS (SELECT 1 FROM ledger_wallets WHERE id = v_wallet AND status = 'active') AS active) w
+  LEFT JOIN ledger_operations o ON o.idempotency_key = v_key;
+  IF v_prev_op IS NOT NULL THEN
+    IF v_prev_op <> 'reserve' OR v_prev_hash <> p->>'hash' THEN
+      PERFORM ledger_raise('IdempotencyConflict', jsonb_build_object(
+        'idempotencyKey', v_key, 'firstOperation', v_prev_op, 'operation', 'reserve'));
+    END IF;
+    RETURN v_prev_result || '{"replayed": true}'::jsonb;
+  END IF;
+  IF NOT v_active THEN
     PERFORM ledger_check_wallet(v_wallet, true);  -- raises the precise refusal
   END IF;
-  v_plan := ledger_plan_take(v_wallet, v_now, v_amount, coalesce((p->>'locking')::boolean, false));
-  IF v_plan.planned < v_amount THEN
-    -- Raising undoes everything, including the claimed idempotency key: nothing changes.
-    PERFORM ledger_raise('InsufficientCredits', jsonb_build_object('walletId', v_wallet,
-      'requestedCredits', v_amount, 'availableCredits', v_plan.planned, 'shortfallCredits', v_amount - v_plan.planned));
+  IF coalesce((p->>'locking')::boolean, false) THEN
+    v_plan := ledger_plan_take(v_wallet, v_now, v_amount, true);
+    v_lots := v_plan.lots; v_amounts := v_plan.amounts; v_planned := v_plan.planned;
+  ELSE
+    -- The optimistic plan (as ledger_plan_take): a plain read; the guarded updates re-check it.
+    FOR v_lot IN SELECT id, available FROM ledger_lots
+      WHERE wallet_id = v_wallet AND status = 'active' AND available > 0 AND expires_at > v_now
+      ORDER BY expires_at, kind_rank, granted_at, id
+    LOOP
+      v_x := least(v_lot.available, v_amount - v_planned);
+      v_lots := v_lots || v_lot.id; v_amounts := v_amounts || v_x; v_planned := v_planned + v_x;
+      EXIT WHEN v_planned = v_amount;
+    END LOOP;
   END IF;
-  INSERT INTO ledger_holds (id, wallet_id, state, amount, expires_at, generation_id, created_at, operation_id)
-  VALUES (v_hold, v_wallet, 'pending', v_amount, (p->>'hold_expires_at')::timestamptz,
-    p->'refs'->>'generation_id', v_now, v_op);
-  INSERT INTO ledger_hold_allocations (hold_id, seq, lot_id, amount)
-  SELECT v_hold, u.seq, u.lot, u.amount FROM unnest(v_plan.lots, v_plan.amounts) WITH ORDINALITY AS u(lot, amount, seq);
-  PERFORM ledger_journal_rows(v_op, p, 'hold', v_wallet, v_hold, v_plan.lots, v_plan.amounts, -1, 1, 0, 0, 0);
-  v_result := ledger_op_finish(v_op, p, 'reserve', v_wallet, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold,
-    'wallet_id', v_wallet, 'amount', v_amount, 'expires_at', p->'hold_expires_at',
-    'allocations', (SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'amount', u.amount) ORDER BY u.seq)
-                    FROM unnest(v_plan.lots, v_plan.amounts) WITH ORDINALITY AS u(lot, amount, seq))));
-  -- The contended part, last: the shared lot rows.
-  PERFORM ledger_apply_take(v_plan.lots, v_plan.amounts, v_now, 'held');
-  RETURN v_result;
+  IF v_planned < v_amount THEN
+    -- Raising undoes everything: nothing changes, the idempotency key is not consumed.
+    PERFORM ledger_raise('InsufficientCredits', jsonb_build_object('walletId', v_wallet,
+      'requestedCredits', v_amount, 'availableCredits', v_planned, 'shortfallCredits', v_amount - v_planned));
+  END IF;
+  -- Built with plain expressions (a subquery would make it a statement of its own).
+  FOR i IN 1 .. array_length(v_lots, 1) LOOP
+    v_allocs := v_allocs || jsonb_build_object('lot_id', v_lots[i], 'amount', v_amounts[i]);
+  END LOOP;
+  v_result := jsonb_build_object('operation_id', v_op, 'hold_id', v_hold,
+    'wallet_id', v_wallet, 'amount', v_amount, 'expires_at', p->'hold_expires_at', 'allocations', v_allocs);
+  -- One statement for all of the operation's own rows (as ledger_op_finish for the operation row: a key
+  -- taken concurrently makes us wait for its owner, then fail with unique_violation, retry and replay).
+  WITH h AS (
+    INSERT INTO ledger_holds (id, wallet_id, state, amount, expires_at, generation_id, created_at, operation_id)
+    VALUES (v_hold, v_wallet, 'pending', v_amount, (p->>'hold_expires_at')::timestamptz,
+      p->'refs'->>'generation_id', v_now, v_op)
+  ), a AS (
+    INSERT INTO ledger_hold_allocations (hold_id, seq, lot_id, amount)
+    SELECT v_hold, u.seq, u.lot, u.amount FROM unnest(v_lots, v_amounts) WITH ORDINALITY AS u(lot, amount, seq)
+  ), j AS (
+    INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id,
+      d_available, d_held, generation_id, refund_request_id, purchase_id, subscription_period_id, actor, reason,
+      created_at)
+    SELECT v_op, v_key, 'hold', u.amount, v_wallet, u.lot, v_hold, -u.amount, u.amount,
+      p->'refs'->>'generation_id', p->'refs'->>'refund_request_id', p->'refs'->>'purchase_id',
+      p->'refs'->>'subscription_period_id', p->'refs'->>'actor', p->'refs'->>'reason', v_now
+    FROM unnest(v_lots, v_amounts) WITH ORDINALITY AS u(lot, amount, seq) ORDER BY u.seq
+  )
+  INSERT INTO ledger_operations (id, idempotency_key, operation, request_hash, wallet_id, result, created_at)
+  VALUES (v_op, v_key, 'reserve', p->>'hash', v_wallet, v_result, v_now);  -- key taken concurrently: see ledger_op_finish
+  -- The contended part, last: guarded relative updates of the shared lot rows, in consumption order.
+  FOR i IN 1 .. array_length(v_lots, 1) LOOP
+    UPDATE ledger_lots SET available = available - v_amounts[i], held = held + v_amounts[i]
+    WHERE id = v_lots[i] AND available >= v_amounts[i] AND status = 'active' AND expires_at > v_now;
+    IF NOT FOUND THEN PERFORM ledger_retry('lot ' || v_lots[i]); END IF;
+  END LOOP;
+  RETURN v_result || '{"replayed": false}'::jsonb;
 END $$;
 
 -- Why a settlement's guarded update matched nothing; always raises.
@@ -377,92 +435,122 @@ END $$;
 -- capture (all or part; the rest released), release, or expire (the safety net) a pending hold.
 -- Released credits go back to their lot while it is usable; otherwise they count as expired (or revoked)
 -- on that lot and come back in one new refund lot, so a technical failure never costs the user.
-CREATE FUNCTION ledger_settle(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+-- Written out in full like ledger_reserve: idempotency probe, the hold's resolving update, the allocation
+-- read, ONE statement for the operation's own rows, then the lot updates.
+CREATE FUNCTION ledger_settle(p jsonb) RETURNS jsonb LANGUAGE plpgsql
+  SET enable_seqscan = off  -- see "Plans" in the header
+AS $$
 DECLARE
-  v_op uuid; v_prior jsonb; v_hold ledger_holds; v_capture bigint; v_state text; v_a record; v_left bigint;
-  v_c bigint; v_r bigint; v_dest text; v_refund bigint := 0; v_refund_lot uuid; v_result jsonb;
-  v_seqs int[] := '{}'; v_lots uuid[] := '{}'; v_caps bigint[] := '{}'; v_rels bigint[] := '{}'; v_dests text[] := '{}';
+  v_prev_op text; v_prev_hash text; v_prev_result jsonb;
+  v_wallet uuid; v_hold_amount bigint; v_capture bigint; v_state text; v_left bigint;
+  v_c bigint; v_r bigint; v_refund bigint := 0; v_refund_lot uuid; v_result jsonb; v_allocs jsonb := '[]';
+  v_seqs int[]; v_lots uuid[]; v_amounts bigint[]; v_dests text[]; v_caps bigint[] := '{}'; v_rels bigint[] := '{}';
+  v_key text := p->>'key';
   v_mode text := p->>'mode';
   v_hold_id uuid := (p->>'hold_id')::uuid;
   v_now timestamptz := (p->>'now')::timestamptz;
+  v_op uuid := uuidv7();
 BEGIN
-  v_op := gen_random_uuid();
-  v_prior := ledger_op_begin(p, v_mode);
-  IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
+  -- Idempotency (as ledger_op_begin).
+  SELECT o.operation, o.request_hash, o.result INTO v_prev_op, v_prev_hash, v_prev_result
+  FROM ledger_operations o WHERE o.idempotency_key = v_key;
+  IF FOUND THEN
+    IF v_prev_op <> v_mode OR v_prev_hash <> p->>'hash' THEN
+      PERFORM ledger_raise('IdempotencyConflict', jsonb_build_object(
+        'idempotencyKey', v_key, 'firstOperation', v_prev_op, 'operation', v_mode));
+    END IF;
+    RETURN v_prev_result || '{"replayed": true}'::jsonb;
+  END IF;
   v_state := CASE v_mode WHEN 'capture' THEN 'captured' WHEN 'release' THEN 'released' ELSE 'expired' END;
   -- Resolves exactly once, in one statement: a racing settlement waits on this row, then finds it no
   -- longer pending. All preconditions are in the WHERE; if it matches nothing we work out which failed.
-  UPDATE ledger_holds SET state = v_state, resolved_at = v_now,
+  WITH h AS (UPDATE ledger_holds SET state = v_state, resolved_at = v_now,
     captured = CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END,
     released = amount - CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END
   WHERE id = v_hold_id AND state = 'pending'
     AND (v_mode <> 'expire' OR expires_at <= v_now)
     AND (v_mode <> 'capture' OR coalesce((p->>'amount')::bigint, amount) <= amount)
-  RETURNING * INTO v_hold;
+  RETURNING *)
+  -- … and, in the same statement, the hold's allocations with their lots' usability. LATERAL … OFFSET 0
+  -- pins the plan to a primary-key probe per allocation (a generic plan built on stale statistics would
+  -- otherwise hash-join the whole lots table on every settlement).
+  SELECT h.wallet_id, h.amount, h.captured, x.seqs, x.lots, x.amounts, x.dests
+  INTO v_wallet, v_hold_amount, v_capture, v_seqs, v_lots, v_amounts, v_dests
+  FROM h CROSS JOIN LATERAL (
+    SELECT array_agg(a.seq ORDER BY a.seq) AS seqs, array_agg(a.lot_id ORDER BY a.seq) AS lots,
+           array_agg(a.amount ORDER BY a.seq) AS amounts,
+           array_agg(CASE WHEN l.status = 'active' AND l.expires_at > v_now THEN 'available'
+                          WHEN l.status = 'revoked' THEN 'revoked' ELSE 'expired' END ORDER BY a.seq) AS dests
+    FROM ledger_hold_allocations a
+    CROSS JOIN LATERAL (SELECT y.status, y.expires_at FROM ledger_lots y WHERE y.id = a.lot_id OFFSET 0) l
+    WHERE a.hold_id = h.id) x;
   IF NOT FOUND THEN PERFORM ledger_settle_refusal(v_hold_id, v_mode, p, v_now); END IF;
-  v_capture := v_hold.captured;
   v_left := v_capture;
-  -- LATERAL … OFFSET 0 pins the plan to a primary-key probe per allocation: a generic plan built on stale
-  -- statistics would otherwise hash-join the whole lots table on every settlement.
-  FOR v_a IN SELECT a.seq, a.lot_id, a.amount, l.status, l.expires_at FROM ledger_hold_allocations a
-             CROSS JOIN LATERAL (SELECT x.status, x.expires_at FROM ledger_lots x WHERE x.id = a.lot_id OFFSET 0) l
-             WHERE a.hold_id = v_hold_id ORDER BY a.seq LOOP
-    v_c := least(v_a.amount, v_left); v_r := v_a.amount - v_c; v_left := v_left - v_c;
-    v_dest := CASE WHEN v_a.status = 'active' AND v_a.expires_at > v_now THEN 'available'
-                   WHEN v_a.status = 'revoked' THEN 'revoked' ELSE 'expired' END;
-    IF v_dest <> 'available' THEN v_refund := v_refund + v_r; END IF;
-    v_seqs := v_seqs || v_a.seq; v_lots := v_lots || v_a.lot_id; v_caps := v_caps || v_c;
-    v_rels := v_rels || v_r; v_dests := v_dests || v_dest;
+  FOR i IN 1 .. array_length(v_lots, 1) LOOP
+    v_c := least(v_amounts[i], v_left); v_r := v_amounts[i] - v_c; v_left := v_left - v_c;
+    IF v_dests[i] <> 'available' THEN v_refund := v_refund + v_r; END IF;
+    v_caps := v_caps || v_c; v_rels := v_rels || v_r;
+    v_allocs := v_allocs || jsonb_build_object('lot_id', v_lots[i], 'captured', v_c, 'released', v_r);
   END LOOP;
-  UPDATE ledger_hold_allocations a SET captured = u.c, released = u.r
-  FROM unnest(v_seqs, v_caps, v_rels) AS u(seq, c, r) WHERE a.hold_id = v_hold_id AND a.seq = u.seq;
-  PERFORM ledger_journal_rows(v_op, p, 'capture', v_hold.wallet_id, v_hold_id, v_lots, v_caps, 0, -1, 1, 0, 0);
-  IF v_capture < v_hold.amount THEN
-    PERFORM ledger_settle_journal_releases(v_op, p, v_hold, v_lots, v_rels, v_dests);
-  END IF;
+  IF v_refund > 0 THEN v_refund_lot := uuidv7(); END IF;
+  v_result := jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
+    'wallet_id', v_wallet, 'state', v_state, 'captured', v_capture, 'released', v_hold_amount - v_capture,
+    'allocations', v_allocs, 'refund_lot_id', v_refund_lot);
+  -- One statement: allocation outcomes, journal rows (captures in allocation order, then releases, each
+  -- with the counter it returned to) and the operation row (as ledger_op_finish).
+  WITH ua AS (
+    UPDATE ledger_hold_allocations a SET captured = u.c, released = u.r
+    FROM unnest(v_seqs, v_caps, v_rels) AS u(seq, c, r) WHERE a.hold_id = v_hold_id AND a.seq = u.seq
+  ), j AS (
+    INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id,
+      d_available, d_held, d_consumed, d_expired, d_revoked,
+      generation_id, refund_request_id, purchase_id, subscription_period_id, actor, reason, created_at)
+    SELECT v_op, v_key, m.kind, m.amount, v_wallet, m.lot, v_hold_id,
+      m.d_a, -m.amount, m.d_c, m.d_e, m.d_r,
+      p->'refs'->>'generation_id', p->'refs'->>'refund_request_id', p->'refs'->>'purchase_id',
+      p->'refs'->>'subscription_period_id', p->'refs'->>'actor', p->'refs'->>'reason', v_now
+    FROM (
+      SELECT 1 AS part, u.i, 'capture' AS kind, u.c AS amount, u.lot, 0::bigint AS d_a, u.c AS d_c,
+             0::bigint AS d_e, 0::bigint AS d_r
+      FROM unnest(v_lots, v_caps) WITH ORDINALITY AS u(lot, c, i) WHERE u.c > 0
+      UNION ALL
+      SELECT 2, u.i, 'release', u.r, u.lot, CASE WHEN u.d = 'available' THEN u.r ELSE 0 END, 0,
+             CASE WHEN u.d = 'expired' THEN u.r ELSE 0 END, CASE WHEN u.d = 'revoked' THEN u.r ELSE 0 END
+      FROM unnest(v_lots, v_rels, v_dests) WITH ORDINALITY AS u(lot, r, d, i) WHERE u.r > 0
+    ) m ORDER BY m.part, m.i
+  )
+  INSERT INTO ledger_operations (id, idempotency_key, operation, request_hash, wallet_id, result, created_at)
+  VALUES (v_op, v_key, v_mode, p->>'hash', v_wallet, v_result, v_now);  -- key taken concurrently: see ledger_op_finish
   IF v_refund > 0 THEN
-    v_refund_lot := ledger_new_lot(v_op, p, v_hold.wallet_id, 'refund', v_refund,
-      v_now + make_interval(days => (p->>'refund_days')::int), 'grant', v_hold_id);
+    -- Rare: credits released into lots no longer usable come back as one new refund lot.
+    INSERT INTO ledger_lots (id, wallet_id, kind, granted_at, expires_at, granted, available,
+      purchase_id, subscription_period_id, promo_id, refund_request_id, source_hold_id, operation_id)
+    VALUES (v_refund_lot, v_wallet, 'refund', v_now, v_now + make_interval(days => (p->>'refund_days')::int),
+      v_refund, v_refund, p->'refs'->>'purchase_id', p->'refs'->>'subscription_period_id', p->'refs'->>'promo_id',
+      p->'refs'->>'refund_request_id', v_hold_id, v_op);
+    PERFORM ledger_journal_rows(v_op, p, 'grant', v_wallet, v_hold_id, ARRAY[v_refund_lot], ARRAY[v_refund],
+      1, 0, 0, 0, 0);
   END IF;
-  v_result := ledger_op_finish(v_op, p, v_mode, v_hold.wallet_id, jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
-    'wallet_id', v_hold.wallet_id, 'state', v_state, 'captured', v_capture, 'released', v_hold.amount - v_capture,
-    'allocations', (SELECT jsonb_agg(jsonb_build_object('lot_id', u.lot, 'captured', u.c, 'released', u.r) ORDER BY u.i)
-                    FROM unnest(v_lots, v_caps, v_rels) WITH ORDINALITY AS u(lot, c, r, i)),
-    'refund_lot_id', v_refund_lot));
-  PERFORM ledger_settle_lots(v_lots, v_caps, v_rels, v_dests, v_now);  -- the contended part, last
-  RETURN v_result;
-END $$;
-
-CREATE FUNCTION ledger_settle_journal_releases(p_op uuid, p jsonb, p_hold ledger_holds, p_lots uuid[],
-  p_rels bigint[], p_dests text[]) RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. coalesce(array_length(p_lots, 1), 0) LOOP
-    CONTINUE WHEN p_rels[i] = 0;
-    PERFORM ledger_journal_rows(p_op, p, 'release', p_hold.wallet_id, p_hold.id, ARRAY[p_lots[i]], ARRAY[p_rels[i]],
-      (p_dests[i] = 'available')::int, -1, 0, (p_dests[i] = 'expired')::int, (p_dests[i] = 'revoked')::int);
+  -- The contended part, last: one update per lot in allocation (= consumption) order. Held credits only
+  -- ever leave a lot through its hold, so `held` needs no guard; returning credits to `available` requires
+  -- the lot to still be usable, else the plan is stale (the lot was closed meanwhile) and we retry.
+  FOR i IN 1 .. coalesce(array_length(v_lots, 1), 0) LOOP
+    UPDATE ledger_lots SET held = held - v_caps[i] - v_rels[i], consumed = consumed + v_caps[i],
+      available = available + CASE WHEN v_dests[i] = 'available' THEN v_rels[i] ELSE 0 END,
+      expired = expired + CASE WHEN v_dests[i] = 'expired' THEN v_rels[i] ELSE 0 END,
+      revoked = revoked + CASE WHEN v_dests[i] = 'revoked' THEN v_rels[i] ELSE 0 END
+    WHERE id = v_lots[i]
+      AND (v_rels[i] = 0 OR v_dests[i] <> 'available' OR (status = 'active' AND expires_at > v_now));
+    IF NOT FOUND THEN PERFORM ledger_retry('lot ' || v_lots[i]); END IF;
   END LOOP;
-END $$;
-
--- One guarded update per lot, in allocation (= consumption) order. Held credits only ever leave a lot
--- through its hold, so `held` needs no guard; returning credits to `available` requires the lot to still
--- be usable, else the plan is stale (the lot was closed meanwhile) and the operation is retried.
-CREATE FUNCTION ledger_settle_lots(p_lots uuid[], p_caps bigint[], p_rels bigint[], p_dests text[], p_now timestamptz)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. coalesce(array_length(p_lots, 1), 0) LOOP
-    UPDATE ledger_lots SET held = held - p_caps[i] - p_rels[i], consumed = consumed + p_caps[i],
-      available = available + CASE WHEN p_dests[i] = 'available' THEN p_rels[i] ELSE 0 END,
-      expired = expired + CASE WHEN p_dests[i] = 'expired' THEN p_rels[i] ELSE 0 END,
-      revoked = revoked + CASE WHEN p_dests[i] = 'revoked' THEN p_rels[i] ELSE 0 END
-    WHERE id = p_lots[i]
-      AND (p_rels[i] = 0 OR p_dests[i] <> 'available' OR (status = 'active' AND expires_at > p_now));
-    IF NOT FOUND THEN PERFORM ledger_retry('lot ' || p_lots[i]); END IF;
-  END LOOP;
+  RETURN v_result || '{"replayed": false}'::jsonb;
 END $$;
 
 -- Gives captured credits of a hold back, newest allocation first: into their lot while it is usable,
 -- otherwise into one new refund lot. Lot rows are updated in consumption order (the lock order).
-CREATE FUNCTION ledger_refund(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_refund(p jsonb) RETURNS jsonb LANGUAGE plpgsql
+  SET enable_seqscan = off  -- see "Plans" in the header
+AS $$
 DECLARE
   v_op uuid; v_prior jsonb; v_hold ledger_holds; v_a record; v_x bigint; v_new bigint := 0; v_refund_lot uuid;
   v_seqs int[] := '{}'; v_lots uuid[] := '{}'; v_back bigint[] := '{}'; v_result jsonb;
@@ -471,7 +559,7 @@ DECLARE
   v_left bigint := (p->>'amount')::bigint;
   v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
-  v_op := gen_random_uuid();
+  v_op := uuidv7();
   v_prior := ledger_op_begin(p, 'refund');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;
@@ -518,13 +606,15 @@ END $$;
 
 -- expire or revoke a lot: its available credits only; held credits stay with their holds. A lot already
 -- closed yields amount 0 (the expiry timer and an account deletion may both get there).
-CREATE FUNCTION ledger_close_lot(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_close_lot(p jsonb) RETURNS jsonb LANGUAGE plpgsql
+  SET enable_seqscan = off  -- see "Plans" in the header
+AS $$
 DECLARE
   v_op uuid; v_prior jsonb; v_lot ledger_lots; v_amount bigint := 0;
   v_mode text := p->>'mode';
   v_lot_id uuid := (p->>'lot_id')::uuid;
 BEGIN
-  v_op := gen_random_uuid();
+  v_op := uuidv7();
   v_prior := ledger_op_begin(p, v_mode);
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   SELECT * INTO v_lot FROM ledger_lots WHERE id = v_lot_id FOR NO KEY UPDATE;
@@ -545,14 +635,16 @@ END $$;
 
 -- Positive: a new adjustment lot. Negative: debit available credits in consumption order (all or nothing),
 -- locking the lots up front (administrative and rare: no need for the optimistic path).
-CREATE FUNCTION ledger_adjust(p jsonb) RETURNS jsonb LANGUAGE plpgsql AS $$
+CREATE FUNCTION ledger_adjust(p jsonb) RETURNS jsonb LANGUAGE plpgsql
+  SET enable_seqscan = off  -- see "Plans" in the header
+AS $$
 DECLARE
   v_op uuid; v_prior jsonb; v_lot uuid; v_plan ledger_take_plan; v_allocs jsonb := '[]'::jsonb;
   v_wallet uuid := (p->>'wallet_id')::uuid;
   v_delta bigint := (p->>'delta')::bigint;
   v_now timestamptz := (p->>'now')::timestamptz;
 BEGIN
-  v_op := gen_random_uuid();
+  v_op := uuidv7();
   v_prior := ledger_op_begin(p, 'adjust');
   IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
   PERFORM ledger_check_wallet(v_wallet, true);
@@ -711,8 +803,6 @@ DROP FUNCTION IF EXISTS ledger_audit(uuid);
 DROP FUNCTION IF EXISTS ledger_adjust(jsonb);
 DROP FUNCTION IF EXISTS ledger_close_lot(jsonb);
 DROP FUNCTION IF EXISTS ledger_refund(jsonb);
-DROP FUNCTION IF EXISTS ledger_settle_lots(uuid[], bigint[], bigint[], text[], timestamptz);
-DROP FUNCTION IF EXISTS ledger_settle_journal_releases(uuid, jsonb, ledger_holds, uuid[], bigint[], text[]);
 DROP FUNCTION IF EXISTS ledger_settle(jsonb);
 DROP FUNCTION IF EXISTS ledger_settle_refusal(uuid, text, jsonb, timestamptz);
 DROP FUNCTION IF EXISTS ledger_reserve(jsonb);

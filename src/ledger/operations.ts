@@ -143,7 +143,7 @@ export async function releaseExpiredHolds(db: Db, input: ReleaseExpiredHoldsInpu
   const now = requireDate(input.now, 'now');
   const limit = Math.min(Math.max(input.limit ?? 100, 1), 1000);
   const due = await db.query<{ id: string }>(
-    `SELECT id::text AS id FROM ledger_holds WHERE state = 'pending' AND expires_at <= $1::timestamptz
+    `SELECT id::text AS id FROM ledger_holds WHERE resolved_at IS NULL AND state = 'pending' AND expires_at <= $1::timestamptz
      ORDER BY expires_at, id LIMIT $2::int`,
     [now, limit],
   );

@@ -14,6 +14,7 @@ interface PgErrorLike {
   code?: string;
   message?: string;
   detail?: string;
+  constraint?: string;
 }
 
 export function toLedgerError(e: unknown): unknown {
@@ -45,8 +46,16 @@ function describe(code: string, details: Record<string, unknown>): string {
   }
 }
 
-/** LDG03: a plan went stale before its guarded update; 40P01/40001 are Postgres' own "try again". */
+/**
+ * LDG03: a plan went stale before its guarded update; 40P01/40001 are Postgres' own "try again"; a
+ * unique_violation on the operations' key means a concurrent request with the same idempotency key
+ * committed first: the retry replays its result (or reports IdempotencyConflict).
+ */
 const RETRYABLE = new Set(['LDG03', '40P01', '40001']);
+function isRetryable(e: PgErrorLike | null): boolean {
+  if (!e || e.code === undefined) return false;
+  return RETRYABLE.has(e.code) || (e.code === '23505' && e.constraint === 'ledger_operations_pkey');
+}
 const MAX_ATTEMPTS = 8;
 /** After this many stale optimistic plans, a reservation locks its lots up front instead. */
 const LOCKING_AFTER = 2;
@@ -65,8 +74,7 @@ export async function callLedgerFunction<T>(db: Db, fn: LedgerFunction, params: 
       if (!row) throw new Error(`ledger: ${fn} returned no row`);
       return row.r;
     } catch (e) {
-      const code = (e as PgErrorLike | null)?.code;
-      if (code !== undefined && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS && !isInsideTransaction(db)) continue;
+      if (isRetryable(e as PgErrorLike | null) && attempt < MAX_ATTEMPTS && !isInsideTransaction(db)) continue;
       throw toLedgerError(e);
     }
   }
