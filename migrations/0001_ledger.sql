@@ -420,6 +420,11 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_hold ledger_holds;
 BEGIN
+  -- A concurrent request with the same key settled the hold while we waited on its row (we read the key
+  -- before that request committed): retry, and the retry replays its result.
+  IF EXISTS (SELECT 1 FROM ledger_operations WHERE idempotency_key = p->>'key') THEN
+    PERFORM ledger_retry('idempotency key used concurrently');
+  END IF;
   SELECT * INTO v_hold FROM ledger_holds WHERE id = p_hold_id;
   IF NOT FOUND THEN PERFORM ledger_raise('HoldNotFound', jsonb_build_object('holdId', p_hold_id)); END IF;
   IF v_hold.state <> 'pending' THEN

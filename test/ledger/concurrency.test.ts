@@ -77,6 +77,19 @@ test('racing capture and release of one hold: it resolves exactly once', async (
   for (const r of refused) expect(isLedgerError(r.reason, 'HoldAlreadyResolved')).toBe(true);
 });
 
+test('a capture sent twice at once under one key: both get the first result, one replayed', async () => {
+  const w = await walletFor20();
+  const holds = await Promise.all(Array.from({ length: 10 }, () => reserve(db.pool, { walletId: w, amountCredits: 7, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 })));
+  for (const h of holds) {
+    const k = key('cap2');
+    const [a, b] = await Promise.all([0, 1].map(() => capture(db.pool, { holdId: h.holdId, idempotencyKey: k, now: T0 })));
+    expect({ ...a, replayed: false }).toEqual({ ...b, replayed: false });
+    expect([a?.replayed, b?.replayed].sort()).toEqual([false, true]);
+  }
+  const b = await getBalance(db.pool, { walletId: w, now: T0 });
+  expect(b).toMatchObject({ availableCredits: 30, heldCredits: 0 });
+});
+
 test('reservations racing with settlements and grants keep every counter consistent', async () => {
   const w = await walletFor20();
   const work = Array.from({ length: 40 }, async (_, i) => {
