@@ -17,6 +17,13 @@
 -- on the key's unique index entry until the first commits, then retries and replays. (The only lock-order
 -- exception is one key reused concurrently for two different operations — a client bug that ends as an
 -- IdempotencyConflict; Postgres' deadlock detector breaks the tie and the caller's retry reports it.)
+--
+-- Plans. plpgsql caches a generic plan per statement and session, costed on the statistics of the moment
+-- it was made; a table that was nearly empty then (a fresh deployment, a benchmark's first seconds) gets a
+-- sequential scan (or a scan of a partial index) that is kept while the table grows — measured: the
+-- idempotency probe at ~0.45 ms per call, growing. Every statement here is a handful of primary-key (or
+-- consumption-index) probes, so the operation functions run with `SET enable_seqscan = off`: their plans
+-- stay index probes whatever the statistics said.
 
 CREATE TABLE ledger_wallets (
   id          uuid PRIMARY KEY DEFAULT gen_random_uuid(),
