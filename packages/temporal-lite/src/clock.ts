@@ -7,6 +7,14 @@
  * lock (the Java test server's rule: the client's lock, which starts at 1, plus one per
  * outstanding workflow task and per scheduled/running activity attempt), the offset
  * jumps forward to the next deadline.
+ *
+ * The Java server keeps one counter. We keep its parts apart to stay sane when the SDK's
+ * time-skipping client awaits several results in parallel (it unlocks around every `result()`,
+ * so unlocks outnumber the initial lock — the Java server would fail those calls):
+ *   locked ⇔ max(clientLocks, 0) + holds − sleepers > 0
+ * where clientLocks counts Lock/UnlockTimeSkipping (starts at 1), holds are the engine's
+ * (workflow tasks, activities) and sleepers are UnlockTimeSkippingWithSleep calls in progress —
+ * a sleeper offsets any lock, which is how an activity sleeping in server time lets time skip.
  */
 export interface ClockTimer { cancel(): void }
 
@@ -14,7 +22,9 @@ interface Entry { at: number; seq: number; cb: () => void; cancelled: boolean }
 
 export class Clock {
   private offset = 0;
-  private lockCount: number;
+  private clientLocks: number;
+  private holds = 0;
+  private sleepers = 0;
   private entries: Entry[] = [];
   private seq = 0;
   private realTimer: NodeJS.Timeout | undefined;
@@ -24,7 +34,7 @@ export class Clock {
 
   constructor(public readonly timeSkipping: boolean) {
     // The Java test server starts locked; clients unlock around result waits.
-    this.lockCount = timeSkipping ? 1 : 0;
+    this.clientLocks = timeSkipping ? 1 : 0;
   }
 
   now(): number {
@@ -59,30 +69,43 @@ export class Clock {
     return this.schedule(this.now() + Math.max(0, ms), cb);
   }
 
+  /** TestService LockTimeSkipping. */
   lock(): void {
-    this.lockCount++;
+    this.clientLocks++;
   }
 
-  /** Holds one lock for `holder` (idempotent), released by `release`. */
+  /** TestService UnlockTimeSkipping. */
+  unlock(): void {
+    this.clientLocks--;
+    this.poke();
+  }
+
+  /** UnlockTimeSkippingWithSleep: counts as one unlock until `endSleep`. */
+  beginSleep(): void {
+    this.sleepers++;
+    this.poke();
+  }
+
+  endSleep(): void {
+    this.sleepers--;
+  }
+
+  /** Holds one engine lock for `holder` (idempotent), released by `release`. */
   hold(holder: { timeLock?: boolean }): void {
     if (holder.timeLock) return;
     holder.timeLock = true;
-    this.lockCount++;
+    this.holds++;
   }
 
   release(holder: { timeLock?: boolean } | undefined): void {
     if (!holder?.timeLock) return;
     holder.timeLock = false;
-    this.unlock();
-  }
-
-  unlock(): void {
-    if (this.lockCount > 0) this.lockCount--;
+    this.holds--;
     this.poke();
   }
 
   get locked(): boolean {
-    return this.lockCount > 0;
+    return Math.max(this.clientLocks, 0) + this.holds - this.sleepers > 0;
   }
 
   /** Ask the clock to re-evaluate whether it may skip (called after any engine state change). */
@@ -109,7 +132,7 @@ export class Clock {
   }
 
   private trySkip(): void {
-    if (this.stopped || this.lockCount > 0 || this.entries.length === 0) return;
+    if (this.stopped || this.locked || this.entries.length === 0) return;
     const next = this.entries[0]!;
     const delta = next.at - this.now();
     if (delta > 0) this.offset += delta;

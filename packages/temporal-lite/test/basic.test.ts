@@ -235,3 +235,15 @@ test('update accepted now, completed later: startUpdate(ACCEPTED) then result() 
   const accepted = events.find((e) => e.workflowExecutionUpdateAcceptedEventAttributes)!;
   expect(String(completed.acceptedEventId)).toBe(String(accepted.eventId));
 });
+
+test('many results awaited in parallel still skip time (client unlocks outnumber the initial lock)', async () => {
+  const wall = Date.now();
+  const handles = await Promise.all(Array.from({ length: 40 }, (_, i) => h.env.client.workflow.start(wf.sleepWf, { ...opts(`par${i}`), args: [3_600_000 + i * 60_000] })));
+  const slept = await Promise.all(handles.map((x) => x.result()));
+  expect(Math.min(...slept)).toBeGreaterThanOrEqual(3_600_000);
+  expect(Date.now() - wall).toBeLessThan(20_000);
+  // afterwards the client's lock is back: time stands still again
+  const t0 = await h.env.currentTimeMs();
+  await new Promise((r) => setTimeout(r, 200));
+  expect((await h.env.currentTimeMs()) - t0).toBeLessThan(5_000);
+});

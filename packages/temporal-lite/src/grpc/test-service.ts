@@ -26,10 +26,10 @@ export function testServiceHandlers(engine: Engine): HandlerMap {
       requireSkipping();
       return new Promise<P>((resolve) => {
         clock.after(toMs(req.duration), () => {
-          clock.lock();
+          clock.endSleep();
           resolve({});
         });
-        clock.unlock();
+        clock.beginSleep();
       });
     },
     Sleep: (req: P) => {
