@@ -7,7 +7,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 
 export default tseslint.config(
-  { ignores: ['dist/**', '**/dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs', 'packages/temporal-lite/bin/**'] },
+  { ignores: ['.*/**', 'dist/**', '**/dist/**', 'node_modules/**', 'coverage/**', '**/*.js', '**/*.mjs', 'packages/temporal-lite/bin/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
