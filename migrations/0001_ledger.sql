@@ -88,9 +88,49 @@ CREATE INDEX ledger_lots_consumption ON ledger_lots (wallet_id, expires_at, kind
   WHERE status = 'active';
 CREATE INDEX ledger_lots_wallet ON ledger_lots (wallet_id);
 
+-- The per-allocation rules of a hold (what the allocation table's CHECK constraints said): at least one
+-- allocation; arrays of one length; each amount > 0 with a lot; captured, released, refunded ≥ 0;
+-- captured + released ≤ amount; refunded ≤ captured. plpgsql with plain expressions only: cheap per row.
+CREATE FUNCTION ledger_allocations_valid(p_lots uuid[], p_amounts bigint[], p_captured bigint[],
+  p_released bigint[], p_refunded bigint[]) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  n int := coalesce(array_length(p_lots, 1), 0);
+  c bigint; r bigint; f bigint;
+BEGIN
+  IF n = 0 OR array_ndims(p_lots) <> 1 OR array_ndims(p_amounts) <> 1 OR array_lower(p_lots, 1) <> 1
+     OR array_lower(p_amounts, 1) <> 1 OR array_length(p_amounts, 1) <> n
+     OR (p_captured IS NOT NULL AND (array_ndims(p_captured) <> 1 OR array_lower(p_captured, 1) <> 1 OR array_length(p_captured, 1) <> n))
+     OR (p_released IS NOT NULL AND (array_ndims(p_released) <> 1 OR array_lower(p_released, 1) <> 1 OR array_length(p_released, 1) <> n))
+     OR (p_refunded IS NOT NULL AND (array_ndims(p_refunded) <> 1 OR array_lower(p_refunded, 1) <> 1 OR array_length(p_refunded, 1) <> n)) THEN
+    RETURN false;
+  END IF;
+  FOR i IN 1 .. n LOOP
+    c := coalesce(p_captured[i], 0); r := coalesce(p_released[i], 0); f := coalesce(p_refunded[i], 0);
+    IF p_lots[i] IS NULL OR p_amounts[i] IS NULL OR p_amounts[i] <= 0 OR c < 0 OR r < 0 OR f < 0
+       OR c + r > p_amounts[i] OR f > c THEN
+      RETURN false;
+    END IF;
+  END LOOP;
+  RETURN true;
+END $$;
+
+-- Splits a capture over allocations in order (soonest-expiring lots are charged first): the captured part
+-- of each (p_rest = false) or what is released of each (p_rest = true).
+CREATE FUNCTION ledger_split_capture(p_amounts bigint[], p_capture bigint, p_rest boolean) RETURNS bigint[]
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+  v_out bigint[] := '{}'; v_left bigint := p_capture; c bigint;
+BEGIN
+  FOR i IN 1 .. array_length(p_amounts, 1) LOOP
+    c := least(p_amounts[i], v_left); v_left := v_left - c;
+    v_out := v_out || CASE WHEN p_rest THEN p_amounts[i] - c ELSE c END;
+  END LOOP;
+  RETURN v_out;
+END $$;
+
 CREATE TABLE ledger_holds (
   id            uuid PRIMARY KEY,
-  -- No foreign keys from the hot tables (holds, allocations, journal): their KEY SHARE locks on the wallet
+  -- No foreign keys from the hot tables (holds, journal): their KEY SHARE locks on the wallet
   -- and lot rows would turn every hot-wallet operation into a MultiXact. Only the ledger functions write
   -- these tables, and the audit checks every reference.
   wallet_id     uuid NOT NULL,
@@ -104,9 +144,20 @@ CREATE TABLE ledger_holds (
   created_at    timestamptz NOT NULL,
   resolved_at   timestamptz,
   operation_id  uuid NOT NULL,
+  -- The per-lot allocations, in consumption order (element i of each array is allocation i): written with
+  -- the hold, settled by the update that resolves it, refunded by the refund's update — no row of their
+  -- own to insert and update. alloc_captured/alloc_released are NULL while pending, alloc_refunded until
+  -- the first refund (NULL reads as zeros). The view ledger_hold_allocations shows them as rows.
+  alloc_lots     uuid[] NOT NULL,
+  alloc_amounts  bigint[] NOT NULL,
+  alloc_captured bigint[],
+  alloc_released bigint[],
+  alloc_refunded bigint[],
   CHECK (refunded <= captured),
   CHECK ((state = 'pending' AND captured = 0 AND released = 0 AND resolved_at IS NULL)
-      OR (state <> 'pending' AND captured + released = amount AND resolved_at IS NOT NULL))
+      OR (state <> 'pending' AND captured + released = amount AND resolved_at IS NOT NULL)),
+  CONSTRAINT ledger_holds_allocations CHECK (ledger_allocations_valid(alloc_lots, alloc_amounts, alloc_captured,
+    alloc_released, alloc_refunded))
 );
 -- Every index on the hot tables costs each reservation and settlement an insertion, so there are only
 -- the ones a query needs: pending holds by expiry (the sweeper), holds by generation, journal by wallet.
@@ -116,18 +167,14 @@ CREATE TABLE ledger_holds (
 CREATE INDEX ledger_holds_pending_expiry ON ledger_holds (expires_at) WHERE resolved_at IS NULL;
 CREATE INDEX ledger_holds_generation ON ledger_holds (generation_id) WHERE generation_id IS NOT NULL;
 
-CREATE TABLE ledger_hold_allocations (
-  hold_id   uuid NOT NULL,
-  seq       int NOT NULL,
-  lot_id    uuid NOT NULL,
-  amount    bigint NOT NULL CHECK (amount > 0),
-  captured  bigint NOT NULL DEFAULT 0 CHECK (captured >= 0),
-  released  bigint NOT NULL DEFAULT 0 CHECK (released >= 0),
-  refunded  bigint NOT NULL DEFAULT 0 CHECK (refunded >= 0),
-  PRIMARY KEY (hold_id, seq),
-  CHECK (captured + released <= amount),
-  CHECK (refunded <= captured)
-) WITH (fillfactor = 80);
+-- Allocations as rows (for the audit and getHold): one per hold and lot, seq = position in the arrays.
+CREATE VIEW ledger_hold_allocations AS
+  SELECT h.id AS hold_id, u.seq::int AS seq, u.lot_id, u.amount,
+         coalesce(h.alloc_captured[u.seq::int], 0) AS captured,
+         coalesce(h.alloc_released[u.seq::int], 0) AS released,
+         coalesce(h.alloc_refunded[u.seq::int], 0) AS refunded
+  FROM ledger_holds h
+  CROSS JOIN LATERAL unnest(h.alloc_lots, h.alloc_amounts) WITH ORDINALITY AS u(lot_id, amount, seq);
 
 -- One row per movement per lot. d_* are the deltas the row applied to its lot's counters; the audit
 -- recomputes every counter from them and checks each row's deltas against its kind.
@@ -395,12 +442,10 @@ BEGIN
   -- One statement for all of the operation's own rows (as ledger_op_finish for the operation row: a key
   -- taken concurrently makes us wait for its owner, then fail with unique_violation, retry and replay).
   WITH h AS (
-    INSERT INTO ledger_holds (id, wallet_id, state, amount, expires_at, generation_id, created_at, operation_id)
+    INSERT INTO ledger_holds (id, wallet_id, state, amount, expires_at, generation_id, created_at, operation_id,
+      alloc_lots, alloc_amounts)
     VALUES (v_hold, v_wallet, 'pending', v_amount, (p->>'hold_expires_at')::timestamptz,
-      p->'refs'->>'generation_id', v_now, v_op)
-  ), a AS (
-    INSERT INTO ledger_hold_allocations (hold_id, seq, lot_id, amount)
-    SELECT v_hold, u.seq, u.lot, u.amount FROM unnest(v_lots, v_amounts) WITH ORDINALITY AS u(lot, amount, seq)
+      p->'refs'->>'generation_id', v_now, v_op, v_lots, v_amounts)
   ), j AS (
     INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id,
       d_available, d_held, generation_id, refund_request_id, purchase_id, subscription_period_id, actor, reason,
@@ -447,16 +492,16 @@ END $$;
 -- capture (all or part; the rest released), release, or expire (the safety net) a pending hold.
 -- Released credits go back to their lot while it is usable; otherwise they count as expired (or revoked)
 -- on that lot and come back in one new refund lot, so a technical failure never costs the user.
--- Written out in full like ledger_reserve: idempotency probe, the hold's resolving update, the allocation
--- read, ONE statement for the operation's own rows, then the lot updates.
+-- Written out in full like ledger_reserve: idempotency probe, the hold's resolving update (which also
+-- settles its allocations), ONE statement for the operation's own rows, then the lot updates.
 CREATE FUNCTION ledger_settle(p jsonb) RETURNS jsonb LANGUAGE plpgsql
   SET enable_seqscan = off  -- see "Plans" in the header
 AS $$
 DECLARE
   v_prev_op text; v_prev_hash text; v_prev_result jsonb;
-  v_wallet uuid; v_hold_amount bigint; v_capture bigint; v_state text; v_left bigint;
-  v_c bigint; v_r bigint; v_refund bigint := 0; v_refund_lot uuid; v_result jsonb; v_allocs jsonb := '[]';
-  v_seqs int[]; v_lots uuid[]; v_amounts bigint[]; v_dests text[]; v_caps bigint[] := '{}'; v_rels bigint[] := '{}';
+  v_wallet uuid; v_hold_amount bigint; v_capture bigint; v_state text;
+  v_refund bigint := 0; v_refund_lot uuid; v_result jsonb; v_allocs jsonb := '[]';
+  v_lots uuid[]; v_dests text[]; v_caps bigint[]; v_rels bigint[];
   v_key text := p->>'key';
   v_mode text := p->>'mode';
   v_hold_id uuid := (p->>'hold_id')::uuid;
@@ -476,44 +521,43 @@ BEGIN
   v_state := CASE v_mode WHEN 'capture' THEN 'captured' WHEN 'release' THEN 'released' ELSE 'expired' END;
   -- Resolves exactly once, in one statement: a racing settlement waits on this row, then finds it no
   -- longer pending. All preconditions are in the WHERE; if it matches nothing we work out which failed.
-  WITH h AS (UPDATE ledger_holds SET state = v_state, resolved_at = v_now,
+  -- The same update records each allocation's outcome (captured in allocation order, the rest released).
+  UPDATE ledger_holds SET state = v_state, resolved_at = v_now,
     captured = CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END,
-    released = amount - CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END
+    released = amount - CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END,
+    alloc_captured = ledger_split_capture(alloc_amounts,
+      CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END, false),
+    alloc_released = ledger_split_capture(alloc_amounts,
+      CASE WHEN v_mode = 'capture' THEN coalesce((p->>'amount')::bigint, amount) ELSE 0 END, true)
   WHERE id = v_hold_id AND state = 'pending'
     AND (v_mode <> 'expire' OR expires_at <= v_now)
     AND (v_mode <> 'capture' OR coalesce((p->>'amount')::bigint, amount) <= amount)
-  RETURNING *)
-  -- … and, in the same statement, the hold's allocations with their lots' usability. LATERAL … OFFSET 0
-  -- pins the plan to a primary-key probe per allocation (a generic plan built on stale statistics would
-  -- otherwise hash-join the whole lots table on every settlement).
-  SELECT h.wallet_id, h.amount, h.captured, x.seqs, x.lots, x.amounts, x.dests
-  INTO v_wallet, v_hold_amount, v_capture, v_seqs, v_lots, v_amounts, v_dests
-  FROM h CROSS JOIN LATERAL (
-    SELECT array_agg(a.seq ORDER BY a.seq) AS seqs, array_agg(a.lot_id ORDER BY a.seq) AS lots,
-           array_agg(a.amount ORDER BY a.seq) AS amounts,
-           array_agg(CASE WHEN l.status = 'active' AND l.expires_at > v_now THEN 'available'
-                          WHEN l.status = 'revoked' THEN 'revoked' ELSE 'expired' END ORDER BY a.seq) AS dests
-    FROM ledger_hold_allocations a
-    CROSS JOIN LATERAL (SELECT y.status, y.expires_at FROM ledger_lots y WHERE y.id = a.lot_id OFFSET 0) l
-    WHERE a.hold_id = h.id) x;
+  RETURNING wallet_id, amount, captured, alloc_lots, alloc_captured, alloc_released
+  INTO v_wallet, v_hold_amount, v_capture, v_lots, v_caps, v_rels;
   IF NOT FOUND THEN PERFORM ledger_settle_refusal(v_hold_id, v_mode, p, v_now); END IF;
-  v_left := v_capture;
+  IF v_capture = v_hold_amount THEN
+    -- Nothing released (the common case): where released credits would go does not matter.
+    v_dests := array_fill('available'::text, ARRAY[array_length(v_lots, 1)]);
+  ELSE
+    -- Released credits go back to their lot while it is usable. LATERAL … OFFSET 0 pins a primary-key
+    -- probe per allocation (a generic plan on stale statistics would hash-join the whole lots table).
+    SELECT array_agg(CASE WHEN l.status = 'active' AND l.expires_at > v_now THEN 'available'
+                          WHEN l.status = 'revoked' THEN 'revoked' ELSE 'expired' END ORDER BY u.i)
+    INTO v_dests
+    FROM unnest(v_lots) WITH ORDINALITY AS u(lot, i)
+    CROSS JOIN LATERAL (SELECT y.status, y.expires_at FROM ledger_lots y WHERE y.id = u.lot OFFSET 0) l;
+  END IF;
   FOR i IN 1 .. array_length(v_lots, 1) LOOP
-    v_c := least(v_amounts[i], v_left); v_r := v_amounts[i] - v_c; v_left := v_left - v_c;
-    IF v_dests[i] <> 'available' THEN v_refund := v_refund + v_r; END IF;
-    v_caps := v_caps || v_c; v_rels := v_rels || v_r;
-    v_allocs := v_allocs || jsonb_build_object('lot_id', v_lots[i], 'captured', v_c, 'released', v_r);
+    IF v_dests[i] <> 'available' THEN v_refund := v_refund + v_rels[i]; END IF;
+    v_allocs := v_allocs || jsonb_build_object('lot_id', v_lots[i], 'captured', v_caps[i], 'released', v_rels[i]);
   END LOOP;
   IF v_refund > 0 THEN v_refund_lot := uuidv7(); END IF;
   v_result := jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
     'wallet_id', v_wallet, 'state', v_state, 'captured', v_capture, 'released', v_hold_amount - v_capture,
     'allocations', v_allocs, 'refund_lot_id', v_refund_lot);
-  -- One statement: allocation outcomes, journal rows (captures in allocation order, then releases, each
-  -- with the counter it returned to) and the operation row (as ledger_op_finish).
-  WITH ua AS (
-    UPDATE ledger_hold_allocations a SET captured = u.c, released = u.r
-    FROM unnest(v_seqs, v_caps, v_rels) AS u(seq, c, r) WHERE a.hold_id = v_hold_id AND a.seq = u.seq
-  ), j AS (
+  -- One statement: journal rows (captures in allocation order, then releases, each with the counter it
+  -- returned to) and the operation row (as ledger_op_finish).
+  WITH j AS (
     INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id,
       d_available, d_held, d_consumed, d_expired, d_revoked,
       generation_id, refund_request_id, purchase_id, subscription_period_id, actor, reason, created_at)
@@ -565,7 +609,7 @@ CREATE FUNCTION ledger_refund(p jsonb) RETURNS jsonb LANGUAGE plpgsql
 AS $$
 DECLARE
   v_op uuid; v_prior jsonb; v_hold ledger_holds; v_a record; v_x bigint; v_new bigint := 0; v_refund_lot uuid;
-  v_seqs int[] := '{}'; v_lots uuid[] := '{}'; v_back bigint[] := '{}'; v_result jsonb;
+  v_seqs int[] := '{}'; v_lots uuid[] := '{}'; v_back bigint[] := '{}'; v_result jsonb; v_ref bigint[];
   v_hold_id uuid := (p->>'hold_id')::uuid;
   v_amount bigint := (p->>'amount')::bigint;
   v_left bigint := (p->>'amount')::bigint;
@@ -578,7 +622,8 @@ BEGIN
   IF NOT FOUND THEN PERFORM ledger_raise('HoldNotFound', jsonb_build_object('holdId', v_hold_id)); END IF;
   PERFORM ledger_check_wallet(v_hold.wallet_id, true);
   -- Serializes refunds of one hold and caps them at what was captured.
-  UPDATE ledger_holds SET refunded = refunded + v_amount WHERE id = v_hold_id AND captured - refunded >= v_amount;
+  UPDATE ledger_holds SET refunded = refunded + v_amount WHERE id = v_hold_id AND captured - refunded >= v_amount
+  RETURNING coalesce(alloc_refunded, array_fill(0::bigint, ARRAY[array_length(alloc_lots, 1)])) INTO v_ref;
   IF NOT FOUND THEN
     SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;
     PERFORM ledger_raise('RefundExceedsCaptured', jsonb_build_object('holdId', v_hold_id, 'state', v_hold.state,
@@ -590,7 +635,7 @@ BEGIN
              WHERE a.hold_id = v_hold_id AND a.captured > a.refunded ORDER BY a.seq DESC LOOP
     v_x := least(v_a.refundable, v_left);
     v_left := v_left - v_x;
-    UPDATE ledger_hold_allocations SET refunded = refunded + v_x WHERE hold_id = v_hold_id AND seq = v_a.seq;
+    v_ref[v_a.seq] := v_ref[v_a.seq] + v_x;
     IF v_a.status = 'active' AND v_a.expires_at > v_now THEN
       v_seqs := v_a.seq || v_seqs; v_lots := v_a.lot_id || v_lots; v_back := v_x || v_back;  -- ascending seq
     ELSE
@@ -598,6 +643,7 @@ BEGIN
     END IF;
     EXIT WHEN v_left = 0;
   END LOOP;
+  UPDATE ledger_holds SET alloc_refunded = v_ref WHERE id = v_hold_id;  -- row already locked above
   PERFORM ledger_journal_rows(v_op, p, 'refund', v_hold.wallet_id, v_hold_id, v_lots, v_back, 1, 0, -1, 0, 0);
   IF v_new > 0 THEN
     v_refund_lot := ledger_new_lot(v_op, p, v_hold.wallet_id, 'refund', v_new,
@@ -706,9 +752,15 @@ LANGUAGE sql STABLE AS $$
            sum(a.refunded) AS refunded,
            bool_and(h.state = 'pending' OR a.captured + a.released = a.amount) AS each_settled
     FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id GROUP BY a.hold_id),
+  -- Per hold and lot: what was held, captured and released there (refunds may land in a new refund lot,
+  -- so they are checked per hold, in hold_totals).
   jha AS (
-    SELECT j.hold_id, j.lot_id, sum(amount) AS amount FROM journal j
-    WHERE j.kind = 'hold' GROUP BY j.hold_id, j.lot_id),
+    SELECT j.hold_id, j.lot_id,
+           coalesce(sum(amount) FILTER (WHERE kind = 'hold'), 0) AS amount,
+           coalesce(sum(amount) FILTER (WHERE kind = 'capture'), 0) AS captured,
+           coalesce(sum(amount) FILTER (WHERE kind = 'release'), 0) AS released
+    FROM journal j
+    WHERE j.kind IN ('hold', 'capture', 'release') GROUP BY j.hold_id, j.lot_id),
   pending_held AS (
     SELECT a.lot_id, sum(a.amount) AS held FROM ledger_hold_allocations a
     JOIN holds h ON h.id = a.hold_id AND h.state = 'pending' GROUP BY a.lot_id)
@@ -779,10 +831,12 @@ LANGUAGE sql STABLE AS $$
 
   UNION ALL
   SELECT 'hold_allocation_journal', h.wallet_id, a.lot_id, a.hold_id,
-         jsonb_build_object('allocation', a.amount, 'journal', jha.amount)
+         jsonb_build_object('allocation', jsonb_build_array(a.amount, a.captured, a.released),
+                            'journal', jsonb_build_array(jha.amount, jha.captured, jha.released),
+                            'order', 'held,captured,released')
   FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id
   LEFT JOIN jha ON jha.hold_id = a.hold_id AND jha.lot_id = a.lot_id
-  WHERE jha.amount IS DISTINCT FROM a.amount
+  WHERE (jha.amount, jha.captured, jha.released) IS DISTINCT FROM (a.amount, a.captured, a.released)
 
   -- References (the hot tables carry no foreign keys; see ledger_holds).
   UNION ALL
@@ -830,8 +884,10 @@ DROP FUNCTION IF EXISTS ledger_op_finish(uuid, jsonb, text, uuid, jsonb);
 DROP FUNCTION IF EXISTS ledger_op_begin(jsonb, text);
 DROP FUNCTION IF EXISTS ledger_raise(text, jsonb);
 DROP TABLE IF EXISTS ledger_journal;
-DROP TABLE IF EXISTS ledger_hold_allocations;
+DROP VIEW IF EXISTS ledger_hold_allocations;
 DROP TABLE IF EXISTS ledger_holds;
+DROP FUNCTION IF EXISTS ledger_split_capture(bigint[], bigint, boolean);
+DROP FUNCTION IF EXISTS ledger_allocations_valid(uuid[], bigint[], bigint[], bigint[], bigint[]);
 DROP TABLE IF EXISTS ledger_lots;
 DROP TABLE IF EXISTS ledger_operations;
 DROP TABLE IF EXISTS ledger_organization_members;

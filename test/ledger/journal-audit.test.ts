@@ -74,6 +74,32 @@ test('the audit reports tampered counters and holds', async () => {
   await expectAuditClean(db.pool);
 });
 
+test('allocations live on the hold: their rules are CHECKed, and the audit finds tampered ones', async () => {
+  const w = await newWallet(db.pool);
+  await grantLot(db.pool, { walletId: w, kind: 'promotional', amountCredits: 3, idempotencyKey: key(), now: T0 });
+  await grantLot(db.pool, { walletId: w, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 });
+  const r = await reserve(db.pool, { walletId: w, amountCredits: 5, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
+  expect(r.allocations.map((a) => a.amountCredits)).toEqual([3, 2]);
+  await capture(db.pool, { holdId: r.holdId, amountCredits: 4, idempotencyKey: key(), now: T0 });
+  const rows = await db.pool.query(
+    `SELECT seq, amount::int, captured::int, released::int, refunded::int FROM ledger_hold_allocations WHERE hold_id = $1::uuid ORDER BY seq`, [r.holdId]);
+  expect(rows.rows).toEqual([
+    { seq: 1, amount: 3, captured: 3, released: 0, refunded: 0 },
+    { seq: 2, amount: 2, captured: 1, released: 1, refunded: 0 },
+  ]);
+  // Breaking a per-allocation rule is refused by the table itself.
+  await expect(db.pool.query(`UPDATE ledger_holds SET alloc_captured = '{3,3}' WHERE id = $1::uuid`, [r.holdId]))
+    .rejects.toThrow(/ledger_holds_allocations/);
+  await expect(db.pool.query(`UPDATE ledger_holds SET alloc_amounts = '{3}' WHERE id = $1::uuid`, [r.holdId]))
+    .rejects.toThrow(/ledger_holds_allocations/);
+  // A rule-abiding but false split is found by the audit.
+  await db.pool.query(`UPDATE ledger_holds SET alloc_captured = '{2,2}', alloc_released = '{1,0}' WHERE id = $1::uuid`, [r.holdId]);
+  const result = await audit(db.pool, { walletId: w });
+  expect(new Set(result.violations.map((v) => v.check))).toEqual(new Set(['hold_allocation_journal']));
+  await db.pool.query(`UPDATE ledger_holds SET alloc_captured = '{3,1}', alloc_released = '{0,1}' WHERE id = $1::uuid`, [r.holdId]);
+  await expectAuditClean(db.pool);
+});
+
 test('wallets: one per owner; organization members share theirs', async () => {
   const owner = `org-${key()}`;
   const a = await createWallet(db.pool, { ownerType: 'organization', ownerId: owner });
