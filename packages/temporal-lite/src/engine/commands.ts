@@ -10,7 +10,7 @@ import { continueAsNew, failRun } from './lifecycle';
 import { isRemoval, mergeSearchAttributes, validateSearchAttributes } from './search-attributes';
 import { cancelTimer, startTimer } from './timers';
 import type { P, Run } from './types';
-import { applyUpdateMessage } from './updates';
+import { applyUpdateMessage, settleUpdateAfterClose } from './updates';
 import { toMs } from './util';
 
 const CLOSE_COMMANDS = new Set([
@@ -151,7 +151,12 @@ export function applyCommands(engine: Engine, run: Run, commands: P[], messages:
         break;
     }
   }
-  // Messages not sequenced by a command are processed after the commands.
-  if (run.status === 'Running') for (const id of [...pendingMessages.keys()]) takeMessage(id);
+  // Messages not sequenced by a command are processed after the commands (real server order).
+  // If a close command ended the run first, no event can follow the close event; the outcome a
+  // Response carries still reaches the update's callers instead of a bare NOT_FOUND.
+  for (const id of [...pendingMessages.keys()]) {
+    if (run.status === 'Running') takeMessage(id);
+    else settleUpdateAfterClose(run, pendingMessages.get(id));
+  }
   return { newTaskNeeded, postCommit };
 }

@@ -8,7 +8,7 @@ import { Clock } from '../clock';
 import { errors } from '../grpc/errors';
 import { PREDEFINED_SEARCH_ATTRIBUTES, type SearchAttributeType } from '../visibility';
 import { TaskQueue } from './matching';
-import type { BufferedWrite, Namespace, P, Run, RunStatus, WorkflowRecord } from './types';
+import type { BufferedWrite, Namespace, P, Run, RunStatus, WorkflowRecord, WorkflowTask } from './types';
 import { nextNonce, ts, uuid } from './util';
 
 export interface EngineOptions {
@@ -32,6 +32,10 @@ export interface WftRef { kind: 'wft'; run: Run; nonce: number }
 export interface QueryRef { kind: 'query'; run: Run; queryId: string; nonce: number }
 export interface ActRef { run: Run; scheduledEventId: number; nonce: number }
 export interface PollCtx { identity: string; requestId: string; workerInstanceKey?: string }
+
+/** Real matching service: a sticky queue with no poll for this long counts as unavailable (StickyWorkerUnavailable). */
+const STICKY_POLLER_UNAVAILABLE_WINDOW_MS = 10_000;
+interface StickyQueueState { polling: number; lastPoll: number; shutdown: boolean }
 
 /** Rough encoded size of an event: its bytes fields plus a fixed overhead (good enough for CAN suggestions). */
 function approxSize(v: unknown, depth = 0): number {
@@ -66,6 +70,9 @@ export class Engine {
   materializeActivity: (ref: ActRef, ctx: PollCtx) => P | undefined = () => undefined;
   onRunClosed: Array<(run: Run) => void> = [];
   onWftIdle: Array<(run: Run) => void> = [];
+  stickyTimedOut: (run: Run, wft: WorkflowTask) => void = () => undefined;
+  /** Poller bookkeeping of sticky queues (key: namespace + NUL + queue). */
+  readonly stickyQueues = new Map<string, StickyQueueState>();
   startFollowUpRun: (prev: Run, kind: 'retry' | 'continueAsNew', attrs: P) => Run = () => {
     throw new Error('not wired');
   };
@@ -100,8 +107,44 @@ export class Engine {
     const wft = run.wft;
     if (!wft) return;
     wft.timeoutTimer?.cancel();
+    wft.stickyTimer?.cancel();
     this.clock.release(wft);
     run.wft = undefined;
+  }
+
+  // ---------------------------------------------------------------- sticky queues
+
+  private stickyState(ns: string, queue: string): StickyQueueState {
+    const key = ns + '\u0000' + queue;
+    let s = this.stickyQueues.get(key);
+    if (!s) this.stickyQueues.set(key, (s = { polling: 0, lastPoll: 0, shutdown: false }));
+    return s;
+  }
+
+  /** A poll on a sticky queue starts; returns the function to call when it ends. */
+  stickyPollStarted(ns: string, queue: string): () => void {
+    const s = this.stickyState(ns, queue);
+    s.polling++;
+    s.shutdown = false;
+    s.lastPoll = Date.now();
+    return () => {
+      s.polling--;
+      s.lastPoll = Date.now();
+    };
+  }
+
+  /** ShutdownWorker with the sticky queue name: the queue is gone (real server unloads it). */
+  stickyQueueShutdown(ns: string, queue: string): void {
+    const s = this.stickyState(ns, queue);
+    s.shutdown = true;
+    this.wfQueue(ns, queue).releaseAll();
+  }
+
+  /** Whether a worker still serves the sticky queue (else matching answers StickyWorkerUnavailable). */
+  stickyAvailable(ns: string, queue: string): boolean {
+    const s = this.stickyQueues.get(ns + '\u0000' + queue);
+    if (!s || s.shutdown) return false;
+    return s.polling > 0 || Date.now() - s.lastPoll < STICKY_POLLER_UNAVAILABLE_WINDOW_MS;
   }
 
   // ---------------------------------------------------------------- lookup
@@ -201,12 +244,12 @@ export class Engine {
     wft.speculative = false;
     // Not dispatched yet (backoff): its scheduled event is written when it is enqueued.
     if (wft.notBefore !== undefined) return;
-    wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, wft.attempt));
+    wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, wft.attempt, wft.stickyQueue));
   }
 
-  wftScheduledAttrs(run: Run, attempt: number): P {
+  wftScheduledAttrs(run: Run, attempt: number, stickyQueue?: string): P {
     return {
-      taskQueue: { name: run.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
+      taskQueue: stickyQueue ? { name: stickyQueue, kind: 'TASK_QUEUE_KIND_STICKY', normalName: run.taskQueue } : { name: run.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
       startToCloseTimeout: { seconds: String(Math.floor(run.workflowTaskTimeoutMs / 1000)), nanos: (run.workflowTaskTimeoutMs % 1000) * 1e6 },
       attempt,
     };
@@ -243,11 +286,20 @@ export class Engine {
     const enqueue = (): void => {
       if (run.wft !== wft || run.status !== 'Running') return;
       wft.notBefore = undefined;
-      if (!wft.transient) wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt));
+      // Real server: a run with a sticky queue schedules its task there (the event records the sticky
+      // queue) with a schedule-to-start timeout. If no worker polls that queue any more, matching
+      // answers StickyWorkerUnavailable and the task goes to the normal queue right away; the
+      // schedule-to-start timer stays (it is harmless once the task started).
+      const sticky = run.sticky;
+      wft.stickyQueue = sticky?.queue;
+      if (!wft.transient) wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt, wft.stickyQueue));
       wft.scheduledTime = this.now();
-      // An outstanding workflow task holds time still (Java test server rule).
+      // An outstanding workflow task holds time still (Java test server rule); so does a task waiting
+      // on a sticky queue: its schedule-to-start timeout then runs in real time, never skipped to.
       this.clock.hold(wft);
-      this.wfQueue(run.ns.name, run.taskQueue).offer({ kind: 'wft', run, nonce });
+      wft.queue = sticky && this.stickyAvailable(run.ns.name, sticky.queue) ? sticky.queue : run.taskQueue;
+      if (sticky) wft.stickyTimer = this.clock.after(sticky.scheduleToStartMs, () => this.stickyTimedOut(run, wft));
+      this.wfQueue(run.ns.name, wft.queue).offer({ kind: 'wft', run, nonce });
       this.clock.poke();
     };
     if (opts.delayMs && opts.delayMs > 0) {
@@ -301,6 +353,8 @@ export class Engine {
     run.activities.clear();
     this.clearWft(run);
     run.buffered = [];
+    // Real server: closing a run clears its stickiness (queries on closed runs go to the normal queue).
+    run.sticky = undefined;
     for (const cb of this.onRunClosed) cb(run);
     this.notify(run);
     this.clock.poke();

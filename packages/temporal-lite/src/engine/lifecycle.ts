@@ -146,7 +146,7 @@ function prepareForcedClose(engine: Engine, run: Run): void {
     if (wft.transient) {
       wft.transient = false;
       wft.speculative = false;
-      wft.scheduledEventId = engine.append(run, 'WorkflowTaskScheduled', engine.wftScheduledAttrs(run, wft.attempt));
+      wft.scheduledEventId = engine.append(run, 'WorkflowTaskScheduled', engine.wftScheduledAttrs(run, wft.attempt, wft.stickyQueue));
       wft.startedEventId = engine.append(run, 'WorkflowTaskStarted', { scheduledEventId: String(wft.scheduledEventId), identity: wft.identity, requestId: wft.requestId });
     }
     engine.append(run, 'WorkflowTaskFailed', {

@@ -17,7 +17,24 @@ export function dispatchQueries(engine: Engine, run: Run): void {
     if (q.state !== 'waiting') continue;
     q.state = 'queued';
     q.nonce = nextNonce();
-    engine.wfQueue(run.ns.name, run.taskQueue).offer({ kind: 'query', run, queryId: q.id, nonce: q.nonce });
+    // Real server: a sticky run's query goes to the sticky queue (no history: the worker has the run
+    // cached), bounded by the sticky schedule-to-start timeout; if the sticky worker is unavailable or
+    // does not answer in time, stickiness is reset and the query goes to the normal queue.
+    const sticky = run.status === 'Running' ? run.sticky : undefined;
+    q.sticky = !!sticky && engine.stickyAvailable(run.ns.name, sticky.queue);
+    if (sticky && q.sticky) {
+      const nonce = q.nonce;
+      const t = setTimeout(() => {
+        if (run.queries.get(q.id) !== q || q.nonce !== nonce || !q.sticky) return;
+        engine.wfQueue(run.ns.name, sticky.queue).remove((r) => r.kind === 'query' && r.nonce === nonce);
+        if (run.sticky?.queue === sticky.queue) run.sticky = undefined;
+        q.sticky = false;
+        q.state = 'waiting';
+        dispatchQueries(engine, run);
+      }, sticky.scheduleToStartMs);
+      t.unref?.();
+    }
+    engine.wfQueue(run.ns.name, q.sticky && sticky ? sticky.queue : run.taskQueue).offer({ kind: 'query', run, queryId: q.id, nonce: q.nonce });
   }
 }
 
@@ -39,6 +56,7 @@ export function materializeQueryTask(engine: Engine, ref: QueryRef, ctx: PollCtx
   // A workflow task got scheduled meanwhile: the query will ride along with it instead.
   if (run.status === 'Running' && run.wft) {
     q.state = 'waiting';
+    q.sticky = false;
     return undefined;
   }
   q.state = 'dispatched';
@@ -51,7 +69,7 @@ export function materializeQueryTask(engine: Engine, ref: QueryRef, ctx: PollCtx
     previousStartedEventId: String(lastStarted),
     startedEventId: String(lastStarted),
     attempt: 1,
-    history: { events: run.events },
+    history: { events: q.sticky ? [] : run.events },
     query: q.query,
     workflowExecutionTaskQueue: { name: run.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
     scheduledTime: ts(engine.now()),

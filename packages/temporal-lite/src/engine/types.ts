@@ -70,6 +70,12 @@ export interface WorkflowTask {
   timeLock?: boolean;
   /** Backoff timer when the task is not yet dispatchable (workflowStartDelay, retry backoff). */
   notBefore?: number;
+  /** The run's sticky queue when the task was scheduled (recorded in WorkflowTaskScheduled). */
+  stickyQueue?: string;
+  /** The queue the task was offered to (the sticky queue, or the normal one when the sticky worker is gone). */
+  queue?: string;
+  /** Sticky schedule-to-start timeout: WorkflowTaskTimedOut(SCHEDULE_TO_START), then the normal queue. */
+  stickyTimer?: ClockTimer;
 }
 
 export interface ActivityState {
@@ -131,6 +137,8 @@ export interface QueryState {
   /** 'waiting' until dispatched either as a legacy task or attached to a workflow task. */
   state: 'waiting' | 'queued' | 'dispatched';
   nonce: number;
+  /** Set while the query is offered to (or answered on) the run's sticky queue. */
+  sticky?: boolean;
 }
 
 export interface Run {
@@ -177,6 +185,8 @@ export interface Run {
   historySizeBytes: number;
   /** Forces a new workflow task after the current completes (e.g. an update arrived mid-task). */
   needsWft: boolean;
+  /** Stickiness from the last RespondWorkflowTaskCompleted (`stickyAttributes`), cleared on task failure/timeout. */
+  sticky?: { queue: string; scheduleToStartMs: number };
 }
 
 export type Obj = Record<string, unknown>;

@@ -120,6 +120,17 @@ export function applyUpdateMessage(engine: Engine, run: Run, m: P, completedId: 
   void completedId;
 }
 
+/** A Response for an update of a run that the same task completion already closed: outcome only, no event. */
+export function settleUpdateAfterClose(run: Run, m: P): void {
+  const body = unpackAny(m?.body);
+  const u = run.updates.get(m?.protocolInstanceId);
+  if (!body || !u || u.stage === 'completed' || body.typeName !== 'temporal.api.update.v1.Response') return;
+  u.stage = 'completed';
+  u.outcome = (body.value as P).outcome;
+  u.error = undefined;
+  wake(u);
+}
+
 function response(run: Run, u: UpdateState): P {
   return {
     updateRef: { workflowExecution: { workflowId: run.workflowId, runId: run.runId }, updateId: u.updateId },

@@ -9,11 +9,34 @@ import type { Engine, PollCtx, QueryRef, WftRef } from './engine';
 import { attachQueries, dispatchQueries, materializeQueryTask, resolveQueryResults } from './queries';
 import type { P, Run, WorkflowTask } from './types';
 import { applyRejections, isRejectionMessage, rejectUnprocessedUpdates, resetUndeliveredUpdates, takeUpdateMessages } from './updates';
-import { decodeToken, encodeToken, ts } from './util';
+import { decodeToken, encodeToken, toMs, ts } from './util';
 
 export function installWorkflowTasks(engine: Engine): void {
   engine.materializeWft = (ref: WftRef | QueryRef, ctx: PollCtx) =>
     ref.kind === 'query' ? materializeQueryTask(engine, ref, ctx) : materializeWft(engine, ref, ctx);
+  engine.stickyTimedOut = (run, wft) => stickyScheduleToStartTimeout(engine, run, wft);
+}
+
+/**
+ * Real server (timer queue, SCHEDULE_TO_START of a sticky task): WorkflowTaskTimedOut with no
+ * started event, stickiness cleared, and a new task on the normal queue. The attempt is not
+ * incremented (so the new task is a normal, persisted one and carries the full history).
+ */
+function stickyScheduleToStartTimeout(engine: Engine, run: Run, wft: WorkflowTask): void {
+  if (run.wft !== wft || wft.state !== 'scheduled' || run.status !== 'Running') return;
+  if (wft.queue) engine.wfQueue(run.ns.name, wft.queue).remove((r) => r.kind === 'wft' && r.nonce === wft.nonce);
+  if (wft.transient) {
+    wft.transient = false;
+    wft.speculative = false;
+    wft.scheduledEventId = engine.append(run, 'WorkflowTaskScheduled', engine.wftScheduledAttrs(run, wft.attempt, wft.stickyQueue));
+  }
+  engine.append(run, 'WorkflowTaskTimedOut', { scheduledEventId: String(wft.scheduledEventId), timeoutType: 'TIMEOUT_TYPE_SCHEDULE_TO_START' });
+  run.sticky = undefined;
+  engine.clearWft(run);
+  resetUndeliveredUpdates(run, wft);
+  engine.flushBuffered(run);
+  engine.scheduleWft(run, { attempt: wft.attempt });
+  dispatchQueries(engine, run);
 }
 
 function materializeWft(engine: Engine, ref: WftRef, ctx: PollCtx): P | undefined {
@@ -21,6 +44,11 @@ function materializeWft(engine: Engine, ref: WftRef, ctx: PollCtx): P | undefine
   const wft = run.wft;
   if (!wft || wft.nonce !== ref.nonce || wft.state !== 'scheduled' || run.status !== 'Running') return undefined;
   wft.state = 'started';
+  wft.stickyTimer?.cancel();
+  wft.stickyTimer = undefined;
+  // Taken from the sticky queue: only the events after the last task this worker completed
+  // (real server: from previousStartedEventId + 1); from the normal queue: the full history.
+  const partial = wft.stickyQueue !== undefined && wft.queue === wft.stickyQueue;
   wft.identity = ctx.identity;
   wft.requestId = ctx.requestId;
   wft.startedTime = engine.now();
@@ -39,7 +67,7 @@ function materializeWft(engine: Engine, ref: WftRef, ctx: PollCtx): P | undefine
     startedAttrs.scheduledEventId = String(wft.scheduledEventId);
     wft.startedEventId = wft.scheduledEventId + 1;
     wft.transientEvents = [
-      engine.makeEvent(run, 'WorkflowTaskScheduled', engine.wftScheduledAttrs(run, wft.attempt), wft.scheduledEventId),
+      engine.makeEvent(run, 'WorkflowTaskScheduled', engine.wftScheduledAttrs(run, wft.attempt, wft.stickyQueue), wft.scheduledEventId),
       engine.makeEvent(run, 'WorkflowTaskStarted', startedAttrs, wft.startedEventId),
     ];
   } else {
@@ -55,13 +83,24 @@ function materializeWft(engine: Engine, ref: WftRef, ctx: PollCtx): P | undefine
     previousStartedEventId: String(run.lastCompletedWftStartedEventId),
     startedEventId: String(wft.startedEventId),
     attempt: wft.attempt,
-    history: { events: wft.transientEvents ? [...run.events, ...wft.transientEvents] : run.events },
+    history: { events: historyFor(run, wft, partial) },
     workflowExecutionTaskQueue: { name: run.taskQueue, kind: 'TASK_QUEUE_KIND_NORMAL' },
     scheduledTime: ts(wft.scheduledTime),
     startedTime: ts(wft.startedTime),
     queries,
     messages,
   };
+}
+
+function historyFor(run: Run, wft: WorkflowTask, partial: boolean): P[] {
+  const persisted = partial ? run.events.slice(run.lastCompletedWftStartedEventId) : run.events;
+  return wft.transientEvents ? [...persisted, ...wft.transientEvents] : persisted;
+}
+
+/** Real server: every completion sets (or, without `stickyAttributes`, clears) the run's sticky queue. */
+function setStickiness(run: Run, attrs: P): void {
+  const queue: string | undefined = attrs?.workerTaskQueue?.name;
+  run.sticky = queue ? { queue, scheduleToStartMs: toMs(attrs.scheduleToStartTimeout) || 10_000 } : undefined;
 }
 
 /** Finds the run and started workflow task a token refers to, or NOT_FOUND like the real server. */
@@ -111,6 +150,7 @@ export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
   const commands: P[] = req.commands ?? [];
   const messages: P[] = req.messages ?? [];
   resolveQueryResults(run, req.queryResults);
+  setStickiness(run, req.stickyAttributes);
 
   // A speculative task that only rejected updates leaves no trace in history.
   if (wft.speculative && commands.length === 0 && run.buffered.length === 0 && !req.forceCreateNewWorkflowTask && messages.every(isRejectionMessage)) {
@@ -161,6 +201,8 @@ export function respondWorkflowTaskFailed(engine: Engine, req: P): P {
 /** WorkflowTaskFailed, then a retry attempt (with backoff after the first retries). */
 export function failWorkflowTask(engine: Engine, run: Run, wft: WorkflowTask, cause: string, failure: P, identity: string | undefined): void {
   wft.timeoutTimer?.cancel();
+  // Real server: a failed workflow task clears stickiness (the retry goes to the normal queue, full history).
+  run.sticky = undefined;
   // A failing retry (transient, attempt > 1) leaves no events: only the first failure is recorded.
   if (!(wft.transient && wft.attempt > 1)) {
     persistTransient(run, wft);
@@ -177,6 +219,7 @@ export function failWorkflowTask(engine: Engine, run: Run, wft: WorkflowTask, ca
 
 function timeoutWft(engine: Engine, run: Run, wft: WorkflowTask): void {
   if (run.wft !== wft || wft.state !== 'started' || run.status !== 'Running') return;
+  run.sticky = undefined;
   if (!(wft.transient && wft.attempt > 1)) {
     persistTransient(run, wft);
     engine.append(run, 'WorkflowTaskTimedOut', {

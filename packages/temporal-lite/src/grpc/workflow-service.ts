@@ -64,30 +64,11 @@ function longPoll<Ref>(q: TaskQueue<Ref, P, PollCtx>, req: P, call: HandlerCall)
   });
 }
 
-/** Sticky-queue polls that are waiting, by sticky queue name (answered empty on ShutdownWorker). */
-type IdlePolls = Map<string, Set<() => void>>;
-
-/** Sticky queues are not used: the full history always goes to the normal queue. Polls just wait. */
-function idlePoll(idlePolls: IdlePolls, queue: string, call: HandlerCall): Promise<P> {
-  return new Promise((resolve) => {
-    const finish = (): void => {
-      clearTimeout(timer);
-      const set = idlePolls.get(queue);
-      set?.delete(finish);
-      if (set && set.size === 0) idlePolls.delete(queue);
-      resolve({});
-    };
-    const timer = setTimeout(finish, Math.max(0, Math.min(call.deadlineMs() - 1000, POLL_MAX_MS)));
-    call.onCancel(finish);
-    let set = idlePolls.get(queue);
-    if (!set) idlePolls.set(queue, (set = new Set()));
-    set.add(finish);
-  });
-}
-
 /** ShutdownWorker: like newer servers, answer the worker's outstanding polls right away. */
-function releaseWorkerPolls(engine: Engine, idlePolls: IdlePolls, req: P): void {
-  if (req.stickyTaskQueue) for (const f of [...(idlePolls.get(req.stickyTaskQueue) ?? [])]) f();
+function releaseWorkerPolls(engine: Engine, ns: string, req: P): void {
+  // The sticky queue is unloaded: its polls end, later tasks go to the normal queue at once,
+  // and tasks already waiting there reach their sticky schedule-to-start timeout.
+  if (req.stickyTaskQueue) engine.stickyQueueShutdown(ns, req.stickyTaskQueue);
   const key: string | undefined = req.workerHeartbeat?.workerInstanceKey;
   if (!key) return;
   const pred = (ctx: PollCtx): boolean => ctx.workerInstanceKey === key;
@@ -103,7 +84,6 @@ function requireTaskQueue(req: P): string {
 
 export function workflowServiceHandlers(engine: Engine): HandlerMap {
   const ns = (req: P): Namespace => engine.ns(req.namespace);
-  const idlePolls: IdlePolls = new Map();
   return {
     GetSystemInfo: () => ({ serverVersion: '1.29.0-temporal-lite', capabilities: CAPABILITIES }),
     DescribeNamespace: (req) => {
@@ -161,7 +141,10 @@ export function workflowServiceHandlers(engine: Engine): HandlerMap {
     PollWorkflowTaskQueue: (req, call) => {
       const n = ns(req);
       const name = requireTaskQueue(req);
-      if (req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY') return idlePoll(idlePolls, `${n.name}/${name}`, call);
+      if (req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY') {
+        const ended = engine.stickyPollStarted(n.name, name);
+        return longPoll(engine.wfQueue(n.name, name), req, call).finally(ended);
+      }
       return longPoll(engine.wfQueue(n.name, name), req, call);
     },
     PollActivityTaskQueue: (req, call) => {
@@ -191,11 +174,15 @@ export function workflowServiceHandlers(engine: Engine): HandlerMap {
     ExecuteMultiOperation: (req, call) => executeMultiOperation(engine, ns(req), req, call),
     ShutdownWorker: (req) => {
       const n = ns(req);
-      releaseWorkerPolls(engine, idlePolls, { ...req, stickyTaskQueue: req.stickyTaskQueue ? `${n.name}/${req.stickyTaskQueue}` : undefined });
+      releaseWorkerPolls(engine, n.name, req);
       return {};
     },
     RecordWorkerHeartbeat: () => ({}),
-    ResetStickyTaskQueue: () => ({}),
+    ResetStickyTaskQueue: (req) => {
+      // Real server: clears the run's stickiness; a task already waiting on the sticky queue times out.
+      engine.findRun(ns(req), req.execution).sticky = undefined;
+      return {};
+    },
   };
 }
 

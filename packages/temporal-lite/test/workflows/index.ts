@@ -333,3 +333,38 @@ export async function slowUpdateWf(): Promise<string> {
   await condition(() => last !== '');
   return last;
 }
+
+/** The update handler fails and, in the same activation, so does the workflow (one task completion carries both). */
+export async function updateFailsThenWorkflowFailsWf(): Promise<void> {
+  let failed = false;
+  setHandler(setValue, (x) => {
+    failed = true;
+    throw ApplicationFailure.create({ message: `bad update ${x}`, type: 'BadUpdate', nonRetryable: true });
+  });
+  await condition(() => failed);
+  throw ApplicationFailure.create({ message: 'workflow failed after update', type: 'WfFailed', nonRetryable: true });
+}
+
+/** Waits for signals, counting them; a cached run gets partial histories on the sticky queue. */
+export async function stickyCounterWf(n: number): Promise<number> {
+  let count = 0;
+  setHandler(goSignal, () => { count++; });
+  setHandler(stateQuery, () => `count=${count}`);
+  for (let i = 0; i < n; i++) {
+    await acts.greet(`step${i}`);
+  }
+  await condition(() => count >= 2);
+  return count;
+}
+
+/** Like updateFailsThenWorkflowFailsWf, but the (async) handler fails only after the main function has failed. */
+export async function workflowFailsBeforeUpdateWf(): Promise<void> {
+  let started = false;
+  setHandler(setValue, async (x) => {
+    started = true;
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    throw ApplicationFailure.create({ message: `bad update ${x}`, type: 'BadUpdate', nonRetryable: true });
+  });
+  await condition(() => started);
+  throw ApplicationFailure.create({ message: 'workflow failed after update', type: 'WfFailed', nonRetryable: true });
+}
