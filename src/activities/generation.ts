@@ -112,6 +112,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
     const balance = await getBalance(pool, { walletId: settled.walletId });
     const settlement: Settlement = {
       generationId: input.generationId,
+      walletId: settled.walletId,
       action: settled.capturedCredits > 0 ? 'capture' : 'release',
       reason: input.reason,
       capturedCredits: settled.capturedCredits,

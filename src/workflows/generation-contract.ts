@@ -65,6 +65,7 @@ export interface CancelRequest {
 
 export interface Settlement {
   generationId: string;
+  walletId: string;
   action: SettlementAction;
   reason: SettlementReason;
   capturedCredits: number;

@@ -57,6 +57,7 @@ const OutputProblemSchema = z.object({
 
 export const SettlementResponse = z.object({
   generationId: z.string(),
+  walletId: z.uuid(),
   action: z.enum(['capture', 'release']),
   reason: z.string(),
   capturedCredits: CreditCount,

@@ -61,10 +61,11 @@ export const reportOutcomeRoute = defineRoute({
   method: 'post', path: '/v1/generations/:id/outcome', tag: 'generations', access: SERVICES,
   summary: "Report a generation's outcome; answers with its settlement (the same for a repeated report)",
   params: GenerationIdParams, body: OutcomeBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409],
-  async handler({ params, body, deps, principal, aboutWallet }) {
-    const record = await visibleGeneration(deps, principal!, params.id);
-    aboutWallet(record.walletId);
-    return await reportOutcome(serviceDeps(deps), params.id, body);
+  async handler({ params, body, deps, aboutWallet }) {
+    // Only services and admins reach this route, and they see every generation: no visibility read needed.
+    const settlement = await reportOutcome(serviceDeps(deps), params.id, body);
+    aboutWallet(settlement.walletId); // current totals: a repeated report may come long after the settlement
+    return settlement;
   },
 });
 
@@ -72,8 +73,7 @@ export const reportProgressRoute = defineRoute({
   method: 'post', path: '/v1/generations/:id/progress', tag: 'generations', access: SERVICES,
   summary: 'Report progress; may push the outcome deadline back (up to the feature cap)',
   params: GenerationIdParams, body: ProgressBody, successStatus: 200, response: ProgressResponse, errorStatuses: [404, 409],
-  async handler({ params, body, deps, principal }) {
-    await visibleGeneration(deps, principal!, params.id);
+  async handler({ params, body, deps }) {
     await reportProgress(serviceDeps(deps), params.id, body);
     return { generationId: params.id, accepted: true as const };
   },
@@ -83,10 +83,10 @@ export const cancelGenerationRoute = defineRoute({
   method: 'post', path: '/v1/generations/:id/cancel', tag: 'generations', access: SERVICES,
   summary: 'Cancel a generation before its outcome: its credits are released',
   params: GenerationIdParams, body: CancelBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409],
-  async handler({ params, body, deps, principal, aboutWallet }) {
-    const record = await visibleGeneration(deps, principal!, params.id);
-    aboutWallet(record.walletId);
-    return await cancelGeneration(serviceDeps(deps), params.id, body);
+  async handler({ params, body, deps, aboutWallet }) {
+    const settlement = await cancelGeneration(serviceDeps(deps), params.id, body);
+    aboutWallet(settlement.walletId); // current totals: a repeated report may come long after the settlement
+    return settlement;
   },
 });
 
