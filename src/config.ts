@@ -29,6 +29,9 @@ const EnvSchema = z.object({
   TEMPORAL_ADDRESS: optionalText,
   TEMPORAL_NAMESPACE: textWithDefault('default'),
   TEMPORAL_TASK_QUEUE: textWithDefault('credits'),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: intWithDefault(100, 2, 10_000),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: intWithDefault(100, 1, 10_000),
+  WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: intWithDefault(100, 1, 10_000),
   REFUND_LOT_VALIDITY_DAYS: intWithDefault(30, 1, 3650),
   HOLD_EXPIRY_GRACE_MINUTES: intWithDefault(60, 1, 7 * 24 * 60),
   HOLD_SWEEP_INTERVAL_SECONDS: intWithDefault(60, 1, 24 * 3600),
@@ -56,6 +59,12 @@ export interface Config {
     readonly address: string | undefined;
     readonly namespace: string;
     readonly taskQueue: string;
+  };
+  /** Slots of the worker: how many tasks of each kind it runs at once. */
+  readonly worker: {
+    readonly maxConcurrentWorkflowTasks: number;
+    readonly maxConcurrentActivities: number;
+    readonly maxConcurrentLocalActivities: number;
   };
   readonly policy: {
     /** Credits refunded into an already-expired lot come back as a new refund lot valid this long. */
@@ -104,6 +113,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminApiKey: e.ADMIN_API_KEY,
     logLevel: e.LOG_LEVEL,
     temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    worker: {
+      maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+      maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      maxConcurrentLocalActivities: e.WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES,
+    },
     policy: {
       refundLotValidityDays: e.REFUND_LOT_VALIDITY_DAYS,
       holdExpiryGraceMinutes: e.HOLD_EXPIRY_GRACE_MINUTES,

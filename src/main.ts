@@ -68,6 +68,9 @@ async function run(stops: Stop[]): Promise<void> {
       connection: nativeConnection, namespace, taskQueue, pool, priceBook: defaultPriceBook,
       settlementPolicy: policy.settlement, maxDeadlineFactor: policy.outcomeDeadlineMaxFactor,
       holdExpiryGraceMs: policy.holdExpiryGraceMinutes * 60_000,
+      maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
+      maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
+      maxConcurrentLocalActivityExecutions: config.worker.maxConcurrentLocalActivities,
     });
     const running = worker.run();
     stops.push(async () => {

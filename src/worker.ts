@@ -19,6 +19,7 @@ export interface CreateWorkerInput {
   holdExpiryGraceMs: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
+  maxConcurrentLocalActivityExecutions?: number;
   /** A prebuilt bundle (tests build it once per run); otherwise the workflows are bundled from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
@@ -35,6 +36,7 @@ export async function createWorker(input: CreateWorkerInput): Promise<Worker> {
     activities: createActivities(input),
     maxConcurrentActivityTaskExecutions: input.maxConcurrentActivityTaskExecutions ?? 100,
     maxConcurrentWorkflowTaskExecutions: input.maxConcurrentWorkflowTaskExecutions ?? 100,
+    maxConcurrentLocalActivityExecutions: input.maxConcurrentLocalActivityExecutions ?? 100,
     shutdownGraceTime: input.shutdownGraceTime ?? '10 seconds',
   });
 }
