@@ -6,6 +6,7 @@
  */
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
+import Long from 'long';
 import { activities, startHarness, uid, workflowBundle, type Harness } from './helpers';
 import * as wf from './workflows';
 
@@ -48,7 +49,7 @@ test('raw worker: partial history on the sticky queue; a failed task clears stic
   expect(first.history!.events!.length).toBe(3);
   await svc().respondWorkflowTaskCompleted({
     namespace: 'default', taskToken: first.taskToken, identity: 'raw-worker', commands: [],
-    stickyAttributes: { workerTaskQueue: { name: stickyName, kind: STICKY, normalName: tq }, scheduleToStartTimeout: { seconds: 10 } },
+    stickyAttributes: { workerTaskQueue: { name: stickyName, kind: STICKY, normalName: tq }, scheduleToStartTimeout: { seconds: Long.fromNumber(10) } },
   });
   const stickyPoll = poll({ name: stickyName, kind: STICKY, normalName: tq }, 5000);
   await handle.signal(wf.goSignal, 'x');
@@ -61,7 +62,9 @@ test('raw worker: partial history on the sticky queue; a failed task clears stic
   await svc().respondWorkflowTaskFailed({ namespace: 'default', taskToken: second.taskToken, identity: 'raw-worker', cause: temporal.api.enums.v1.WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_STICKY_TASK_QUEUE });
   const third = await poll({ name: tq }, 5000);
   expect(Number(third.history!.events![0]!.eventId)).toBe(1);
-  expect(third.attempt).toBe(2);
+  // Real server: a sticky run's failed task is retried once as a normal attempt-1 task (no increment).
+  expect(third.attempt).toBe(1);
+  expect(third.history!.events!.filter((e) => e.eventType === EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)).toHaveLength(1);
   await h.env.client.workflow.getHandle(handle.workflowId).terminate('done');
 });
 
@@ -72,7 +75,7 @@ test('sticky worker gone without shutdown: WorkflowTaskTimedOut (SCHEDULE_TO_STA
   const first = await poll({ name: tq }, 5000);
   await svc().respondWorkflowTaskCompleted({
     namespace: 'default', taskToken: first.taskToken, identity: 'raw-worker', commands: [],
-    stickyAttributes: { workerTaskQueue: { name: stickyName, kind: STICKY, normalName: tq }, scheduleToStartTimeout: { seconds: 1 } },
+    stickyAttributes: { workerTaskQueue: { name: stickyName, kind: STICKY, normalName: tq }, scheduleToStartTimeout: { seconds: Long.fromNumber(1) } },
   });
   await poll({ name: stickyName, kind: STICKY, normalName: tq }, 1200); // the sticky worker was alive recently
   const before = await h.env.currentTimeMs();
@@ -91,6 +94,25 @@ test('sticky worker gone without shutdown: WorkflowTaskTimedOut (SCHEDULE_TO_STA
   // The schedule-to-start timeout ran in real time: virtual time did not jump ahead.
   expect(Number(await h.env.currentTimeMs()) - Number(before)).toBeLessThan(30_000);
 }, 30_000);
+
+test('ResetStickyTaskQueue: the task already on the sticky queue still times out; later tasks go to the normal queue', async () => {
+  const tq = uid('reset-tq');
+  const stickyName = uid('reset-sticky');
+  const handle = await h.env.client.workflow.start(wf.stickyCounterWf, { taskQueue: tq, workflowId: uid('sticky-reset'), args: [0] });
+  const first = await poll({ name: tq }, 5000);
+  await svc().respondWorkflowTaskCompleted({
+    namespace: 'default', taskToken: first.taskToken, identity: 'raw-worker', commands: [],
+    stickyAttributes: { workerTaskQueue: { name: stickyName, kind: STICKY, normalName: tq }, scheduleToStartTimeout: { seconds: Long.fromNumber(1) } },
+  });
+  await poll({ name: stickyName, kind: STICKY, normalName: tq }, 1200);
+  await handle.signal(wf.goSignal, 'a');
+  await svc().resetStickyTaskQueue({ namespace: 'default', execution: { workflowId: handle.workflowId } });
+  const next = await poll({ name: tq }, 5000); // after the sticky schedule-to-start timeout
+  expect(Number(next.history!.events![0]!.eventId)).toBe(1);
+  const types = next.history!.events!.map((e) => e.eventType);
+  expect(types).toContain(EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT);
+  await handle.terminate('done');
+}, 20_000);
 
 test('worker restart with the default settings: results stay correct (ShutdownWorker sends later tasks to the normal queue)', async () => {
   const tq = uid('restart2-tq');

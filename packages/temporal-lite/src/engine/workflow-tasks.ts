@@ -201,8 +201,9 @@ export function respondWorkflowTaskFailed(engine: Engine, req: P): P {
 /** WorkflowTaskFailed, then a retry attempt (with backoff after the first retries). */
 export function failWorkflowTask(engine: Engine, run: Run, wft: WorkflowTask, cause: string, failure: P, identity: string | undefined): void {
   wft.timeoutTimer?.cancel();
-  // Real server: a failed workflow task clears stickiness (the retry goes to the normal queue, full history).
-  run.sticky = undefined;
+  // Real server: a failing task of a sticky run first clears stickiness and is retried as attempt 1
+  // (a normal task on the normal queue, full history) before retries become transient attempts.
+  const wasSticky = clearStickiness(run);
   // A failing retry (transient, attempt > 1) leaves no events: only the first failure is recorded.
   if (!(wft.transient && wft.attempt > 1)) {
     persistTransient(run, wft);
@@ -214,12 +215,18 @@ export function failWorkflowTask(engine: Engine, run: Run, wft: WorkflowTask, ca
       identity,
     });
   }
-  retryTask(engine, run, wft, cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND');
+  retryTask(engine, run, wft, cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND' || wasSticky);
+}
+
+function clearStickiness(run: Run): boolean {
+  const was = run.sticky !== undefined;
+  run.sticky = undefined;
+  return was;
 }
 
 function timeoutWft(engine: Engine, run: Run, wft: WorkflowTask): void {
   if (run.wft !== wft || wft.state !== 'started' || run.status !== 'Running') return;
-  run.sticky = undefined;
+  const wasSticky = clearStickiness(run);
   if (!(wft.transient && wft.attempt > 1)) {
     persistTransient(run, wft);
     engine.append(run, 'WorkflowTaskTimedOut', {
@@ -228,7 +235,7 @@ function timeoutWft(engine: Engine, run: Run, wft: WorkflowTask): void {
       timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE',
     });
   }
-  retryTask(engine, run, wft, false);
+  retryTask(engine, run, wft, wasSticky);
 }
 
 function retryTask(engine: Engine, run: Run, wft: WorkflowTask, immediate: boolean): void {
