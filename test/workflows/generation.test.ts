@@ -3,44 +3,18 @@
  * a real Postgres: every settlement path, its failure paths, and the ledger audit after each scenario.
  */
 import { randomUUID } from 'node:crypto';
-import type { Pool } from 'pg';
-import { createWallet, getBalance, grantLot, listJournal } from '../../src/ledger';
+import { getBalance, grantLot, listJournal } from '../../src/ledger';
 import { GenerationError } from '../../src/generations/errors';
-import { cancelGeneration, reportOutcome, reportProgress, startGeneration, type GenerationServiceDeps } from '../../src/generations/service';
+import { cancelGeneration, reportOutcome, reportProgress, startGeneration } from '../../src/generations/service';
 import { getGeneration } from '../../src/generations/store';
 import { generationStateQuery, generationWorkflowId, type GenerationInput, type OutcomeReport } from '../../src/workflows/generation-contract';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { expectAuditClean } from '../support/audit';
-import { startWorkflowHarness, type WorkflowHarness } from '../support/workflow-harness';
+import { useGenerationSuite } from '../support/generation-suite';
 import { recordHistoryFixture } from '../support/history-fixtures';
 
 const MINUTE_MS = 60_000;
 const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png', width: 1024, height: 1024 };
 
-let db: TestDatabase;
-let pool: Pool;
-let harness: WorkflowHarness;
-let deps: GenerationServiceDeps;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  pool = db.pool;
-  harness = await startWorkflowHarness({ pool });
-  deps = { client: harness.env.client, pool, taskQueue: harness.taskQueue };
-});
-afterAll(async () => {
-  await harness?.teardown();
-  await db?.drop();
-});
-afterEach(async () => {
-  await expectAuditClean(pool);
-});
-
-async function fundedWallet(credits: number): Promise<string> {
-  const { wallet } = await createWallet(pool, { ownerType: 'user', ownerId: `user-${randomUUID()}` });
-  await grantLot(pool, { walletId: wallet.walletId, kind: 'purchased', amountCredits: credits, idempotencyKey: randomUUID() });
-  return wallet.walletId;
-}
+const suite = useGenerationSuite();
 
 function imageGeneration(walletId: string, overrides: Partial<GenerationInput> = {}): GenerationInput {
   return {
@@ -50,30 +24,30 @@ function imageGeneration(walletId: string, overrides: Partial<GenerationInput> =
 }
 
 async function balanceOf(walletId: string) {
-  const balance = await getBalance(pool, { walletId });
+  const balance = await getBalance(suite.pool, { walletId });
   return { available: balance.availableCredits, held: balance.heldCredits };
 }
 
-const withWorker = <T>(fn: () => Promise<T>) => harness.withWorker(fn);
+const withWorker = <T>(fn: () => Promise<T>) => suite.harness.withWorker(fn);
 
 /** With RECORD_HISTORIES=1, keeps the path's history as a replay fixture (test/fixtures/histories). */
 async function recordPath(name: string, generationId: string): Promise<void> {
-  await recordHistoryFixture(harness.env.client, name, generationWorkflowId(generationId));
+  await recordHistoryFixture(suite.harness.env.client, name, generationWorkflowId(generationId));
 }
 
 describe('generation settles per outcome', () => {
   test('a success captures the quoted credits', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     await withWorker(async () => {
-      const started = await startGeneration(deps, imageGeneration(walletId, { generationId: 'gen-success' }));
+      const started = await startGeneration(suite.deps, imageGeneration(walletId, { generationId: 'gen-success' }));
       expect(started).toMatchObject({ status: 'reserved', costCredits: 10 });
       expect(await balanceOf(walletId)).toEqual({ available: 90, held: 10 });
-      const settlement = await reportOutcome(deps, 'gen-success', { status: 'succeeded', outputs: [goodImage] });
+      const settlement = await reportOutcome(suite.deps, 'gen-success', { status: 'succeeded', outputs: [goodImage] });
       expect(settlement).toMatchObject({ action: 'capture', reason: 'succeeded', capturedCredits: 10, releasedCredits: 0, availableCreditsAfter: 90, heldCreditsAfter: 0 });
-      await harness.env.client.workflow.getHandle(generationWorkflowId('gen-success')).result();
+      await suite.harness.env.client.workflow.getHandle(generationWorkflowId('gen-success')).result();
     });
     expect(await balanceOf(walletId)).toEqual({ available: 90, held: 0 });
-    expect((await getGeneration(pool, 'gen-success'))?.status).toBe('captured');
+    expect((await getGeneration(suite.pool, 'gen-success'))?.status).toBe('captured');
     await recordPath('success-captured', 'gen-success');
   });
 
@@ -84,16 +58,16 @@ describe('generation settles per outcome', () => {
     ['template_mismatch', 'capture'],
     ['safety_filter', 'capture'],
   ] as const)('a failure for %s → %s', async (reason, action) => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     const settlement = await withWorker(async () => {
-      await startGeneration(deps, input);
-      return await reportOutcome(deps, input.generationId, { status: 'failed', reason });
+      await startGeneration(suite.deps, input);
+      return await reportOutcome(suite.deps, input.generationId, { status: 'failed', reason });
     });
     expect(settlement).toMatchObject({ action, reason });
     const refunded = action === 'release';
     expect(await balanceOf(walletId)).toEqual({ available: refunded ? 100 : 90, held: 0 });
-    expect((await getGeneration(pool, input.generationId))?.failureReason).toBe(reason);
+    expect((await getGeneration(suite.pool, input.generationId))?.failureReason).toBe(reason);
     await recordPath(`failed-${reason}`, input.generationId);
   });
 
@@ -102,11 +76,11 @@ describe('generation settles per outcome', () => {
     ['the wrong content type', { ...goodImage, contentType: 'video/mp4' }, 'wrong_content_type'],
     ['a blank flag', { ...goodImage, blank: true }, 'blank'],
   ])('a success with %s is a corrupted output and refunded', async (_label, output, problem) => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     const settlement = await withWorker(async () => {
-      await startGeneration(deps, input);
-      return await reportOutcome(deps, input.generationId, { status: 'succeeded', outputs: [output] });
+      await startGeneration(suite.deps, input);
+      return await reportOutcome(suite.deps, input.generationId, { status: 'succeeded', outputs: [output] });
     });
     expect(settlement).toMatchObject({ action: 'release', reason: 'corrupted_output', capturedCredits: 0, releasedCredits: 10 });
     expect(settlement.outputProblems.map((p) => p.problem)).toContain(problem);
@@ -115,37 +89,37 @@ describe('generation settles per outcome', () => {
   });
 
   test('a success without outputs is a corrupted output', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     const settlement = await withWorker(async () => {
-      await startGeneration(deps, input);
-      return await reportOutcome(deps, input.generationId, { status: 'succeeded', outputs: [] });
+      await startGeneration(suite.deps, input);
+      return await reportOutcome(suite.deps, input.generationId, { status: 'succeeded', outputs: [] });
     });
     expect(settlement).toMatchObject({ reason: 'corrupted_output', capturedCredits: 0 });
   });
 
   test('a shorter video than quoted captures what was delivered and releases the rest', async () => {
-    const walletId = await fundedWallet(500);
+    const walletId = await suite.fundedWallet(500);
     const input = imageGeneration(walletId, { feature: 'video', params: { durationSeconds: 10, modelTier: 'standard' } });
     const settlement = await withWorker(async () => {
-      const started = await startGeneration(deps, input);
+      const started = await startGeneration(suite.deps, input);
       expect(started.costCredits).toBe(50);
-      return await reportOutcome(deps, input.generationId, {
+      return await reportOutcome(suite.deps, input.generationId, {
         status: 'succeeded', outputs: [{ url: 'https://cdn.example/v.mp4', sizeBytes: 9000, contentType: 'video/mp4', durationSeconds: 6 }],
       });
     });
     expect(settlement).toMatchObject({ action: 'capture', capturedCredits: 30, releasedCredits: 20 });
     expect(await balanceOf(walletId)).toEqual({ available: 470, held: 0 });
-    expect((await getGeneration(pool, input.generationId))?.status).toBe('partially_captured');
+    expect((await getGeneration(suite.pool, input.generationId))?.status).toBe('partially_captured');
     await recordPath('partial-capture', input.generationId);
   });
 
   test('cancelling before the outcome releases the credits', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     const settlement = await withWorker(async () => {
-      await startGeneration(deps, input);
-      return await cancelGeneration(deps, input.generationId, { reason: 'user closed the editor' });
+      await startGeneration(suite.deps, input);
+      return await cancelGeneration(suite.deps, input.generationId, { reason: 'user closed the editor' });
     });
     expect(settlement).toMatchObject({ action: 'release', reason: 'cancelled', releasedCredits: 10 });
     expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
@@ -155,12 +129,12 @@ describe('generation settles per outcome', () => {
 
 describe('deadlines', () => {
   test('no outcome before the deadline → refunded at the deadline', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     const settlement = await withWorker(async () => {
-      await startGeneration(deps, input);
-      const handle = harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId));
-      await harness.env.sleep(9 * MINUTE_MS);
+      await startGeneration(suite.deps, input);
+      const handle = suite.harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId));
+      await suite.harness.env.sleep(9 * MINUTE_MS);
       expect((await handle.query(generationStateQuery)).phase).toBe('reserved');
       return await handle.result();
     });
@@ -170,19 +144,19 @@ describe('deadlines', () => {
   });
 
   test('progress extends the deadline, up to the cap', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     await withWorker(async () => {
-      await startGeneration(deps, input);
-      const handle = harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId));
-      await harness.env.sleep(8 * MINUTE_MS);
-      await reportProgress(deps, input.generationId, { percent: 60, extendDeadlineMs: 10 * MINUTE_MS });
-      await harness.env.sleep(5 * MINUTE_MS); // 13 min: past the original 10-minute deadline
+      await startGeneration(suite.deps, input);
+      const handle = suite.harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId));
+      await suite.harness.env.sleep(8 * MINUTE_MS);
+      await reportProgress(suite.deps, input.generationId, { percent: 60, extendDeadlineMs: 10 * MINUTE_MS });
+      await suite.harness.env.sleep(5 * MINUTE_MS); // 13 min: past the original 10-minute deadline
       const state = await handle.query(generationStateQuery);
       expect(state).toMatchObject({ phase: 'reserved', progressPercent: 60 });
       // A huge extension is capped at 3 × the feature's deadline from the start (30 min).
-      await reportProgress(deps, input.generationId, { extendDeadlineMs: 24 * 60 * MINUTE_MS });
-      await harness.env.sleep(MINUTE_MS);
+      await reportProgress(suite.deps, input.generationId, { extendDeadlineMs: 24 * 60 * MINUTE_MS });
+      await suite.harness.env.sleep(MINUTE_MS);
       const capped = await handle.query(generationStateQuery);
       expect(capped.deadlineAt).toBe(capped.maxDeadlineAt);
       expect(Date.parse(capped.maxDeadlineAt!) - Date.parse(capped.startedAt!)).toBe(30 * MINUTE_MS);
@@ -195,66 +169,66 @@ describe('deadlines', () => {
 
 describe('refusals and repeats', () => {
   test('insufficient credits → refused, nothing held, and the id may be retried after a top-up', async () => {
-    const walletId = await fundedWallet(5);
+    const walletId = await suite.fundedWallet(5);
     const input = imageGeneration(walletId);
-    const journalBefore = (await listJournal(pool, { walletId })).entries.length;
+    const journalBefore = (await listJournal(suite.pool, { walletId })).entries.length;
     await withWorker(async () => {
-      const refusal = await startGeneration(deps, input).catch((e: unknown) => e);
+      const refusal = await startGeneration(suite.deps, input).catch((e: unknown) => e);
       expect(refusal).toBeInstanceOf(GenerationError);
       expect(refusal).toMatchObject({ code: 'InsufficientCredits', details: { shortfallCredits: 5 } });
       expect(await balanceOf(walletId)).toEqual({ available: 5, held: 0 });
-      expect((await listJournal(pool, { walletId })).entries.length).toBe(journalBefore);
-      await grantLot(pool, { walletId, kind: 'promotional', amountCredits: 20, idempotencyKey: randomUUID() });
-      const retried = await startGeneration(deps, input);
+      expect((await listJournal(suite.pool, { walletId })).entries.length).toBe(journalBefore);
+      await grantLot(suite.pool, { walletId, kind: 'promotional', amountCredits: 20, idempotencyKey: randomUUID() });
+      const retried = await startGeneration(suite.deps, input);
       expect(retried.status).toBe('reserved');
-      await cancelGeneration(deps, input.generationId, {});
+      await cancelGeneration(suite.deps, input.generationId, {});
     });
     await recordPath('insufficient-then-retried', input.generationId);
   });
 
   test('starting the same generation twice gives one workflow and one hold', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     await withWorker(async () => {
-      const [a, b] = await Promise.all([startGeneration(deps, input), startGeneration(deps, input)]);
+      const [a, b] = await Promise.all([startGeneration(suite.deps, input), startGeneration(suite.deps, input)]);
       expect(a.holdId).toBe(b.holdId);
-      const again = await startGeneration(deps, input);
+      const again = await startGeneration(suite.deps, input);
       expect(again.holdId).toBe(a.holdId);
       expect(await balanceOf(walletId)).toEqual({ available: 90, held: 10 });
-      await reportOutcome(deps, input.generationId, { status: 'succeeded', outputs: [goodImage] });
+      await reportOutcome(suite.deps, input.generationId, { status: 'succeeded', outputs: [goodImage] });
       // After settlement a repeated start returns the settled generation and holds nothing.
-      const afterSettle = await startGeneration(deps, input);
+      const afterSettle = await startGeneration(suite.deps, input);
       expect(afterSettle.status).toBe('captured');
     });
     expect(await balanceOf(walletId)).toEqual({ available: 90, held: 0 });
-    const holds = (await listJournal(pool, { walletId, kind: 'hold' })).entries;
+    const holds = (await listJournal(suite.pool, { walletId, kind: 'hold' })).entries;
     expect(holds).toHaveLength(1);
   });
 
   test('reusing a generation id for different content is a conflict', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     await withWorker(async () => {
-      await startGeneration(deps, input);
-      await expect(startGeneration(deps, { ...input, params: { resolution: '4K' } })).rejects.toMatchObject({ code: 'GenerationConflict' });
-      await cancelGeneration(deps, input.generationId, {});
+      await startGeneration(suite.deps, input);
+      await expect(startGeneration(suite.deps, { ...input, params: { resolution: '4K' } })).rejects.toMatchObject({ code: 'GenerationConflict' });
+      await cancelGeneration(suite.deps, input.generationId, {});
     });
   });
 
   test('a repeated outcome gets the same settlement; a different one is refused', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     const report: OutcomeReport = { status: 'succeeded', outputs: [goodImage] };
     await withWorker(async () => {
-      await startGeneration(deps, input);
-      const [first, second] = await Promise.all([reportOutcome(deps, input.generationId, report), reportOutcome(deps, input.generationId, report)]);
+      await startGeneration(suite.deps, input);
+      const [first, second] = await Promise.all([reportOutcome(suite.deps, input.generationId, report), reportOutcome(suite.deps, input.generationId, report)]);
       expect(second).toEqual(first);
-      await expect(reportOutcome(deps, input.generationId, { status: 'failed', reason: 'system_error' }))
+      await expect(reportOutcome(suite.deps, input.generationId, { status: 'failed', reason: 'system_error' }))
         .rejects.toMatchObject({ code: 'OutcomeConflict' });
-      await harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId)).result();
+      await suite.harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId)).result();
       // Once the run has closed, the recorded settlement answers.
-      expect(await reportOutcome(deps, input.generationId, report)).toEqual(first);
-      await expect(reportOutcome(deps, input.generationId, { status: 'failed', reason: 'system_error' }))
+      expect(await reportOutcome(suite.deps, input.generationId, report)).toEqual(first);
+      await expect(reportOutcome(suite.deps, input.generationId, { status: 'failed', reason: 'system_error' }))
         .rejects.toMatchObject({ code: 'OutcomeConflict' });
     });
     expect(await balanceOf(walletId)).toEqual({ available: 90, held: 0 });
@@ -262,45 +236,45 @@ describe('refusals and repeats', () => {
   });
 
   test('an outcome without a reason for a failure is invalid and changes nothing', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
     await withWorker(async () => {
-      await startGeneration(deps, input);
-      await expect(reportOutcome(deps, input.generationId, { status: 'failed' })).rejects.toMatchObject({ code: 'InvalidOutcome' });
+      await startGeneration(suite.deps, input);
+      await expect(reportOutcome(suite.deps, input.generationId, { status: 'failed' })).rejects.toMatchObject({ code: 'InvalidOutcome' });
       expect(await balanceOf(walletId)).toEqual({ available: 90, held: 10 });
-      await reportOutcome(deps, input.generationId, { status: 'failed', reason: 'system_error' });
+      await reportOutcome(suite.deps, input.generationId, { status: 'failed', reason: 'system_error' });
     });
   });
 
   test('an unknown wallet is refused as WalletNotFound', async () => {
     await withWorker(async () => {
-      await expect(startGeneration(deps, imageGeneration(randomUUID()))).rejects.toMatchObject({ code: 'WalletNotFound' });
+      await expect(startGeneration(suite.deps, imageGeneration(randomUUID()))).rejects.toMatchObject({ code: 'WalletNotFound' });
     });
   });
 });
 
 describe('failure and load', () => {
   test('a worker stopped right after the reservation: a new worker settles the generation exactly once', async () => {
-    const walletId = await fundedWallet(100);
+    const walletId = await suite.fundedWallet(100);
     const input = imageGeneration(walletId);
-    await withWorker(() => startGeneration(deps, input));
+    await withWorker(() => startGeneration(suite.deps, input));
     expect(await balanceOf(walletId)).toEqual({ available: 90, held: 10 });
-    const settlement = await withWorker(() => reportOutcome(deps, input.generationId, { status: 'succeeded', outputs: [goodImage] }));
+    const settlement = await withWorker(() => reportOutcome(suite.deps, input.generationId, { status: 'succeeded', outputs: [goodImage] }));
     expect(settlement.capturedCredits).toBe(10);
-    expect((await listJournal(pool, { walletId, kind: 'capture' })).entries).toHaveLength(1);
+    expect((await listJournal(suite.pool, { walletId, kind: 'capture' })).entries).toHaveLength(1);
     expect(await balanceOf(walletId)).toEqual({ available: 90, held: 0 });
   });
 
   test('200 concurrent generations on a wallet that affords 120 → exactly 120 reserved', async () => {
-    const walletId = await fundedWallet(1200);
+    const walletId = await suite.fundedWallet(1200);
     const inputs = Array.from({ length: 200 }, () => imageGeneration(walletId));
-    const results = await withWorker(() => Promise.allSettled(inputs.map((input) => startGeneration(deps, input))));
+    const results = await withWorker(() => Promise.allSettled(inputs.map((input) => startGeneration(suite.deps, input))));
     const reserved = results.filter((r) => r.status === 'fulfilled').map((r) => r.value);
     const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(reserved).toHaveLength(120);
     expect(refused.every((r) => r.reason instanceof GenerationError && r.reason.code === 'InsufficientCredits')).toBe(true);
     expect(await balanceOf(walletId)).toEqual({ available: 0, held: 1200 });
-    await withWorker(() => Promise.all(reserved.map((g) => cancelGeneration(deps, g.generationId, {}))));
+    await withWorker(() => Promise.all(reserved.map((g) => cancelGeneration(suite.deps, g.generationId, {}))));
     expect(await balanceOf(walletId)).toEqual({ available: 1200, held: 0 });
   }, 180_000);
 });
