@@ -160,12 +160,12 @@ CREATE TABLE ledger_holds (
     alloc_released, alloc_refunded))
 );
 -- Every index on the hot tables costs each reservation and settlement an insertion, so there are only
--- the ones a query needs: pending holds by expiry (the sweeper), holds by generation, journal by wallet.
+-- the ones a query needs: pending holds by expiry (the sweeper) and the journal by wallet. (No index on
+-- holds.generation_id: nothing looks holds up by generation, and every production reservation carries one.)
 -- The predicate is `resolved_at IS NULL` (⇔ pending, by the CHECK above) rather than `state = 'pending'`: the
 -- settlement's `WHERE id = … AND state = 'pending'` must not be able to pick this index (a full scan of every
 -- pending hold) over the primary key.
 CREATE INDEX ledger_holds_pending_expiry ON ledger_holds (expires_at) WHERE resolved_at IS NULL;
-CREATE INDEX ledger_holds_generation ON ledger_holds (generation_id) WHERE generation_id IS NOT NULL;
 
 -- Allocations as rows (for the audit and getHold): one per hold and lot, seq = position in the arrays.
 CREATE VIEW ledger_hold_allocations AS
