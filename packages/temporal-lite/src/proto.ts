@@ -37,13 +37,37 @@ export function serviceDefinition(serviceName: string): grpc.ServiceDefinition {
       requestStream: !!method.requestStream,
       responseStream: !!method.responseStream,
       requestSerialize: (obj: object) => Buffer.from(req.encode(req.fromObject(obj)).finish()),
-      requestDeserialize: (buf: Buffer) => req.toObject(req.decode(buf), toObjectOptions),
+      requestDeserialize: (buf: Buffer) => ownBytes(req.toObject(req.decode(buf), toObjectOptions)),
       responseSerialize: (obj: object) => Buffer.from(res.encode(res.fromObject(obj)).finish()),
       responseDeserialize: (buf: Buffer) => res.toObject(res.decode(buf), toObjectOptions),
       originalName: method.name[0]!.toLowerCase() + method.name.slice(1),
     } as grpc.MethodDefinition<object, object>;
   }
   return def as grpc.ServiceDefinition;
+}
+
+/**
+ * Decoded `bytes` fields are views into the request's buffer, which is often a slice of a much
+ * larger network or allocation-pool buffer: a stored 9-byte payload would keep kilobytes alive.
+ * Every bytes field of a request gets its own exact-size copy (requests are what the server stores).
+ */
+export function ownBytes<T>(v: T, depth = 0): T {
+  if (v instanceof Uint8Array) {
+    const copy = Buffer.allocUnsafeSlow(v.length);
+    copy.set(v);
+    return copy as unknown as T;
+  }
+  if (depth > 64 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = ownBytes(v[i], depth + 1);
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k in o) {
+    const x = o[k];
+    if (x !== null && typeof x === 'object') o[k] = ownBytes(x, depth + 1);
+  }
+  return v;
 }
 
 export const SERVICE_NAMES = {

@@ -39,9 +39,10 @@ export function createEngine(opts: ServerOptions): Engine {
   installUpdates(engine);
   installChildren(engine);
   engine.onRunClosed.push((run) => dispatchQueries(engine, run));
-  // Like the real server, closed runs are deleted after the namespace retention (real time only:
-  // the Java test server never deletes, and skipped time would make runs vanish mid-test).
-  if (!engine.clock.timeSkipping) {
+  // Like the real server, closed runs are deleted after the namespace retention. It is counted in
+  // wall-clock time, also with time skipping (the Java test server never deletes; counting skipped
+  // time would make runs vanish mid-test), so a long-lived time-skipping server stops growing too.
+  {
     const timers = new Set<NodeJS.Timeout>();
     retentionTimers.set(engine, timers);
     engine.onRunClosed.push((run) => {

@@ -52,11 +52,14 @@ function approxSize(v: unknown, depth = 0): number {
 }
 
 /** CamelCase event name → EVENT_TYPE_UPPER_SNAKE. */
-function eventTypeOf(name: string): string {
-  return 'EVENT_TYPE_' + name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase();
-}
-function attrKeyOf(name: string): string {
-  return name[0]!.toLowerCase() + name.slice(1) + 'EventAttributes';
+const eventNames = new Map<string, { type: string; attrKey: string }>();
+function eventNameInfo(name: string): { type: string; attrKey: string } {
+  let info = eventNames.get(name);
+  if (!info) {
+    info = { type: 'EVENT_TYPE_' + name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase(), attrKey: name[0]!.toLowerCase() + name.slice(1) + 'EventAttributes' };
+    eventNames.set(name, info);
+  }
+  return info;
 }
 
 export class Engine {
@@ -200,12 +203,13 @@ export class Engine {
 
   /** Builds an event with the next id; does not append it. */
   makeEvent(run: Run, name: string, attrs: P, eventId = run.events.length + 1): P {
+    const info = eventNameInfo(name);
     return {
       eventId: String(eventId),
       eventTime: ts(this.now()),
-      eventType: eventTypeOf(name),
+      eventType: info.type,
       taskId: String(this.taskId++),
-      [attrKeyOf(name)]: attrs,
+      [info.attrKey]: attrs,
     };
   }
 
