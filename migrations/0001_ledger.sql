@@ -429,6 +429,13 @@ BEGIN
     END LOOP;
   END IF;
   IF v_planned < v_amount THEN
+    -- A request with our key may have committed between our first probe and the plan (and taken the very
+    -- credits we now miss): probe again, with this statement's newer snapshot, so that a duplicate gets the
+    -- first result rather than a refusal. Only the refusal path pays for it.
+    v_prev_result := ledger_op_begin(p, 'reserve');
+    IF v_prev_result IS NOT NULL THEN
+      RETURN v_prev_result;
+    END IF;
     -- Raising undoes everything: nothing changes, the idempotency key is not consumed.
     PERFORM ledger_raise('InsufficientCredits', jsonb_build_object('walletId', v_wallet,
       'requestedCredits', v_amount, 'availableCredits', v_planned, 'shortfallCredits', v_amount - v_planned));
@@ -625,6 +632,9 @@ BEGIN
   UPDATE ledger_holds SET refunded = refunded + v_amount WHERE id = v_hold_id AND captured - refunded >= v_amount
   RETURNING coalesce(alloc_refunded, array_fill(0::bigint, ARRAY[array_length(alloc_lots, 1)])) INTO v_ref;
   IF NOT FOUND THEN
+    -- A refund with our key may have committed while we waited for the hold's row lock: replay it.
+    v_prior := ledger_op_begin(p, 'refund');
+    IF v_prior IS NOT NULL THEN RETURN v_prior; END IF;
     SELECT * INTO v_hold FROM ledger_holds WHERE id = v_hold_id;
     PERFORM ledger_raise('RefundExceedsCaptured', jsonb_build_object('holdId', v_hold_id, 'state', v_hold.state,
       'requestedCredits', v_amount, 'refundableCredits', v_hold.captured - v_hold.refunded));

@@ -2,7 +2,7 @@
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { expectAuditClean } from '../support/audit';
 import { T0, at, key, newWallet } from '../support/ledger-fixtures';
-import { capture, getBalance, grantLot, isLedgerError, release, reserve, type ReserveResult } from '../../src/ledger';
+import { capture, getBalance, grantLot, isLedgerError, refund, release, reserve, type ReserveResult } from '../../src/ledger';
 
 let db: TestDatabase;
 beforeAll(async () => { db = await createTestDatabase({ poolMax: 20 }); });
@@ -52,12 +52,13 @@ test('the same race with every request sent twice under its key: no double effec
     const b = outcomes[2 * i + 1] as Outcome;
     if (a.ok) { wins++; holdIds.add(a.r.holdId); }
     if (b.ok) { wins++; holdIds.add(b.r.holdId); }
-    // Both copies of one key agree: the same hold, or both refused.
+    // Both copies of one key agree: the same hold (one of them a replay), or both refused.
+    expect(a.ok).toBe(b.ok);
     if (a.ok && b.ok) expect(a.r.holdId).toBe(b.r.holdId);
     if (a.ok && b.ok) expect([a.r.replayed, b.r.replayed].sort()).toEqual([false, true]);
   }
   expect(holdIds.size).toBe(20);
-  expect(wins).toBeGreaterThanOrEqual(20);
+  expect(wins).toBe(40);
   const b = await getBalance(db.pool, { walletId: w, now: T0 });
   expect(b).toMatchObject({ availableCredits: 0, heldCredits: 100 });
   const rows = await db.pool.query<{ n: string }>(`SELECT count(DISTINCT hold_id)::text AS n FROM ledger_journal WHERE wallet_id = $1::uuid AND kind = 'hold'`, [w]);
@@ -88,6 +89,20 @@ test('a capture sent twice at once under one key: both get the first result, one
   }
   const b = await getBalance(db.pool, { walletId: w, now: T0 });
   expect(b).toMatchObject({ availableCredits: 30, heldCredits: 0 });
+});
+
+test('a refund of a whole capture sent twice at once under one key: both get the first result', async () => {
+  const w = await walletFor20();
+  for (let i = 0; i < 10; i++) {
+    const h = await reserve(db.pool, { walletId: w, amountCredits: 7, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
+    await capture(db.pool, { holdId: h.holdId, idempotencyKey: key('cap'), now: T0 });
+    const k = key('refund2');
+    const [a, b] = await Promise.all([0, 1].map(() => refund(db.pool, { holdId: h.holdId, amountCredits: 7, idempotencyKey: k, now: T0 })));
+    expect({ ...a, replayed: false }).toEqual({ ...b, replayed: false });
+    expect([a?.replayed, b?.replayed].sort()).toEqual([false, true]);
+  }
+  const b = await getBalance(db.pool, { walletId: w, now: T0 });
+  expect(b).toMatchObject({ availableCredits: 100, heldCredits: 0 });
 });
 
 test('reservations racing with settlements and grants keep every counter consistent', async () => {
