@@ -2,6 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { installActivities } from './engine/activities';
 import { installChildren } from './engine/children';
+import { installCompaction } from './engine/compact';
 import { Engine } from './engine/engine';
 import { dispatchQueries } from './engine/queries';
 import { installUpdates } from './engine/updates';
@@ -31,6 +32,7 @@ export interface RunningServer {
 }
 
 const retentionTimers = new WeakMap<Engine, Set<NodeJS.Timeout>>();
+const compactions = new WeakMap<Engine, { stop(): void }>();
 
 export function createEngine(opts: ServerOptions): Engine {
   const engine = new Engine({ timeSkipping: !!opts.timeSkipping, namespace: opts.namespace ?? 'default', searchAttributes: opts.searchAttributes });
@@ -39,6 +41,7 @@ export function createEngine(opts: ServerOptions): Engine {
   installUpdates(engine);
   installChildren(engine);
   engine.onRunClosed.push((run) => dispatchQueries(engine, run));
+  compactions.set(engine, installCompaction(engine));
   // Like the real server, closed runs are deleted after the namespace retention. It is counted in
   // wall-clock time, also with time skipping (the Java test server never deletes; counting skipped
   // time would make runs vanish mid-test), so a long-lived time-skipping server stops growing too.
@@ -79,6 +82,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     stop: async () => {
       engine.clock.stop();
       for (const t of retentionTimers.get(engine) ?? []) clearTimeout(t);
+      compactions.get(engine)?.stop();
       for (const q of engine.wfQueues.values()) q.releaseAll();
       for (const q of engine.actQueues.values()) q.releaseAll();
       await new Promise<void>((resolve) => {
