@@ -114,6 +114,36 @@ test('ResetStickyTaskQueue: the task already on the sticky queue still times out
   await handle.terminate('done');
 }, 20_000);
 
+test('legacy query of a sticky run: sticky queue with an empty history; unanswered → stickiness reset, normal queue, full history', async () => {
+  const tq = uid('query-tq');
+  const stickyName = uid('query-sticky');
+  const handle = await h.env.client.workflow.start(wf.stickyCounterWf, { taskQueue: tq, workflowId: uid('sticky-query'), args: [0] });
+  const first = await poll({ name: tq }, 5000);
+  await svc().respondWorkflowTaskCompleted({
+    namespace: 'default', taskToken: first.taskToken, identity: 'raw-worker', commands: [],
+    stickyAttributes: { workerTaskQueue: { name: stickyName, kind: STICKY, normalName: tq }, scheduleToStartTimeout: { seconds: Long.fromNumber(1) } },
+  });
+  const stickyPoll = poll({ name: stickyName, kind: STICKY, normalName: tq }, 5000);
+  const answer = handle.query(wf.stateQuery);
+  const onSticky = await stickyPoll;
+  expect(onSticky.query?.queryType).toBe('state');
+  expect(onSticky.history?.events ?? []).toHaveLength(0);
+  // The "sticky worker" never answers: after the sticky schedule-to-start timeout the query goes to the normal queue.
+  const onNormal = await poll({ name: tq }, 5000);
+  expect(onNormal.query?.queryType).toBe('state');
+  expect(Number(onNormal.history!.events![0]!.eventId)).toBe(1);
+  await svc().respondQueryTaskCompleted({
+    namespace: 'default', taskToken: onNormal.taskToken, completedType: temporal.api.enums.v1.QueryResultType.QUERY_RESULT_TYPE_ANSWERED,
+    queryResult: { payloads: [{ metadata: { encoding: Buffer.from('json/plain') }, data: Buffer.from('"from-normal"') }] },
+  });
+  expect(await answer).toBe('from-normal');
+  // Stickiness was reset: the next workflow task goes to the normal queue.
+  await handle.signal(wf.goSignal, 'x');
+  const next = await poll({ name: tq }, 5000);
+  expect(Number(next.history!.events![0]!.eventId)).toBe(1);
+  await handle.terminate('done');
+}, 20_000);
+
 test('worker restart with the default settings: results stay correct (ShutdownWorker sends later tasks to the normal queue)', async () => {
   const tq = uid('restart2-tq');
   const handle = await h.env.client.workflow.start(wf.stickyCounterWf, { taskQueue: tq, workflowId: uid('sticky-restart'), args: [2] });
