@@ -20,8 +20,11 @@ export function dispatchQueries(engine: Engine, run: Run): void {
     // Real server: a sticky run's query goes to the sticky queue (no history: the worker has the run
     // cached), bounded by the sticky schedule-to-start timeout; if the sticky worker is unavailable or
     // does not answer in time, stickiness is reset and the query goes to the normal queue.
-    const sticky = run.status === 'Running' ? run.sticky : undefined;
-    q.sticky = !!sticky && engine.stickyAvailable(run.ns.name, sticky.queue);
+    let sticky = run.status === 'Running' ? run.sticky : undefined;
+    if (sticky && !engine.stickyAvailable(run.ns.name, sticky.queue)) {
+      run.sticky = sticky = undefined; // StickyWorkerUnavailable: the server resets stickiness
+    }
+    q.sticky = !!sticky;
     if (sticky && q.sticky) {
       const nonce = q.nonce;
       const t = setTimeout(() => {
