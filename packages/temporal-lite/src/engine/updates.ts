@@ -16,10 +16,26 @@ const STAGE = {
 } as const;
 const ORDER = { admitted: 1, accepted: 2, completed: 3 } as const;
 
+/**
+ * Real server (update registry abort, AbortReasonWorkflowCompleted): an update the workflow had accepted
+ * but not completed when its run closed completes with this failure, so callers see an update failure
+ * rather than a bare NOT_FOUND. No event is written for it.
+ */
+const acceptedUpdateCompletedWorkflowFailure = {
+  message: 'Workflow Update failed because the Workflow completed before the Update completed.',
+  source: 'Server',
+  applicationFailureInfo: { type: 'AcceptedUpdateCompletedWorkflow', nonRetryable: true },
+};
+
 export function installUpdates(engine: Engine): void {
   engine.onRunClosed.push((run) => {
     for (const u of run.updates.values()) {
-      if (u.stage !== 'completed') {
+      if (u.stage === 'accepted') {
+        u.stage = 'completed';
+        u.outcome = { failure: acceptedUpdateCompletedWorkflowFailure };
+        wake(u);
+      } else if (u.stage !== 'completed') {
+        // Admitted but never accepted: the real server answers NOT_FOUND too.
         u.error = errors.workflowCompleted();
         wake(u);
       }

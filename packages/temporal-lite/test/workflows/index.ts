@@ -368,3 +368,15 @@ export async function workflowFailsBeforeUpdateWf(): Promise<void> {
   await condition(() => started);
   throw ApplicationFailure.create({ message: 'workflow failed after update', type: 'WfFailed', nonRetryable: true });
 }
+
+/** Accepts an update that waits forever, then returns: the run closes under an accepted, unfinished update. */
+export async function closesUnderAcceptedUpdateWf(): Promise<string> {
+  let accepted = false;
+  setHandler(setValue, async () => {
+    accepted = true;
+    await condition(() => false);
+    return 'never';
+  });
+  await condition(() => accepted);
+  return 'closed';
+}
