@@ -9,6 +9,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
+  WithStartWorkflowOperation,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -46,31 +47,31 @@ export interface GenerationServiceDeps {
  * reuse policy allows a new run only after a failure, so a settled generation can never be charged twice.
  */
 export async function startGeneration(deps: GenerationServiceDeps, input: GenerationInput): Promise<GenerationRecord> {
-  let handle: WorkflowHandle<typeof generation>;
+  // Update-with-start: the start and the wait for the reservation travel in one request, and the workflow
+  // receives the update in its first task.
+  const startWorkflowOperation = new WithStartWorkflowOperation(generation, {
+    workflowId: generationWorkflowId(input.generationId),
+    taskQueue: deps.taskQueue,
+    args: [input],
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    typedSearchAttributes: [
+      { key: walletIdKey, value: input.walletId },
+      { key: featureKey, value: input.feature },
+      { key: platformKey, value: input.platform },
+      { key: generationStatusKey, value: 'reserving' },
+    ],
+    memo: { userId: input.userId, context: input.context ?? null },
+  });
   try {
-    handle = await deps.client.workflow.start(generation, {
-      workflowId: generationWorkflowId(input.generationId),
-      taskQueue: deps.taskQueue,
-      args: [input],
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY',
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      typedSearchAttributes: [
-        { key: walletIdKey, value: input.walletId },
-        { key: featureKey, value: input.feature },
-        { key: platformKey, value: input.platform },
-        { key: generationStatusKey, value: 'reserving' },
-      ],
-      memo: { userId: input.userId, context: input.context ?? null },
-    });
+    await deps.client.workflow.executeUpdateWithStart(awaitReservationUpdate, { startWorkflowOperation });
   } catch (err) {
-    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    return sameGenerationOrConflict(await requireRecord(deps, input.generationId), input);
-  }
-  try {
-    await handle.executeUpdate(awaitReservationUpdate);
-  } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw asGenerationError(err);
-    // The run closed before the update reached it: it was refused, and the refusal is in the table.
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      // The generation ran before and settled: the same generation, never a second hold.
+      return sameGenerationOrConflict(await requireRecord(deps, input.generationId), input);
+    }
+    // The run closed before answering (it was refused): the refusal is in the table.
+    if (!closedBeforeAnswering(err)) throw asGenerationError(err);
   }
   const record = await requireRecord(deps, input.generationId);
   if (record.status === 'rejected') throw refusalOf(record);
@@ -81,7 +82,7 @@ export async function reportOutcome(deps: GenerationServiceDeps, generationId: s
   try {
     return await handleOf(deps, generationId).executeUpdate(reportOutcomeUpdate, { args: [report] });
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw asGenerationError(err);
+    if (!closedBeforeAnswering(err)) throw asGenerationError(err);
   }
   const record = await requireRecord(deps, generationId);
   if (!record.settlement) throw refusalOf(record);
@@ -96,7 +97,7 @@ export async function cancelGeneration(deps: GenerationServiceDeps, generationId
   try {
     return await handleOf(deps, generationId).executeUpdate(cancelGenerationUpdate, { args: [request] });
   } catch (err) {
-    if (!(err instanceof WorkflowNotFoundError)) throw asGenerationError(err);
+    if (!closedBeforeAnswering(err)) throw asGenerationError(err);
   }
   const record = await requireRecord(deps, generationId);
   if (record.settlement?.reason === 'cancelled') return record.settlement;
@@ -145,6 +146,17 @@ function refusalOf(record: GenerationRecord): GenerationError {
   const code = isGenerationErrorCode(rejection.code) ? rejection.code : 'InvalidGenerationRequest';
   const details = rejection.shortfallCredits === undefined ? {} : { shortfallCredits: rejection.shortfallCredits };
   return new GenerationError(code, rejection.message, details);
+}
+
+/**
+ * The run had closed (or closed while the update was in flight) so the workflow never answered: the server
+ * says the execution is not found, or — for an update it had accepted — fails it with
+ * `AcceptedUpdateCompletedWorkflow`. Either way the `generations` table holds what happened.
+ */
+function closedBeforeAnswering(err: unknown): boolean {
+  if (err instanceof WorkflowNotFoundError) return true;
+  const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
+  return cause instanceof ApplicationFailure && cause.type === 'AcceptedUpdateCompletedWorkflow';
 }
 
 /** Business refusals raised by the workflow become GenerationErrors; anything else stays an internal error. */
