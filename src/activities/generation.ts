@@ -1,15 +1,14 @@
 /**
- * Activities of the generation workflow: thin, idempotent wrappers over the pricing rules, the ledger and
- * the generations table. Every money-moving call carries an idempotency key unique to its operation
+ * Activities of the generation workflow — reserve (quote + hold) and settle (validate + decide + capture or
+ * release): thin, idempotent wrappers over the pricing and settlement rules, the ledger and the generations table. Every money-moving call carries an idempotency key unique to its operation
  * (`generation:<id>:reserve`, `generation:<id>:settle`), so a retried activity never moves money twice.
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Pool } from 'pg';
 import { capture, getBalance, getHold, isLedgerError, release, reserve } from '../ledger';
-import { FEATURES, PricingError, isAllowedOutputContentType, isFeatureName, quote, type PriceBook } from '../pricing';
-import { deliveredCredits } from '../pricing/delivered';
-import { findOutputProblems, type GenerationOutput, type OutputProblem } from '../policy/output-validation';
-import type { SettlementAction, SettlementPolicy, SettlementReason } from '../policy/settlement';
+import { FEATURES, PricingError, quote, type PriceBook } from '../pricing';
+import type { SettlementPolicy, SettlementReason } from '../policy/settlement';
+import { decideSettlement, type SettlementDecision } from '../policy/settlement-decision';
 import { recordRejection, recordReservation, recordSettlement } from '../generations/store';
 import {
   GenerationFailureType,
@@ -30,20 +29,25 @@ export interface GenerationActivityDeps {
   holdExpiryGraceMs: number;
 }
 
-export interface PrepareGenerationInput { feature: string; params: Record<string, unknown> }
-export interface PrepareGenerationResult { quote: GenerationQuote; settlementPolicy: SettlementPolicy; holdExpiryGraceMs: number }
-export interface ReserveGenerationCreditsInput { generation: GenerationInput; quote: GenerationQuote; holdExpiresAt: string }
-export interface InspectDeliveryInput { feature: string; params: Record<string, unknown>; quote: GenerationQuote; outputs: GenerationOutput[] }
-export interface InspectDeliveryResult { problems: OutputProblem[]; deliveredCredits: number }
+export interface ReserveGenerationInput {
+  generation: GenerationInput;
+  /** Workflow time when the generation started: deadlines and the hold's expiry count from it. */
+  startedAt: string;
+}
+export interface ReserveGenerationResult {
+  quote: GenerationQuote;
+  /** The policy in force when the generation started; it settles with this one, whatever changes later. */
+  settlementPolicy: SettlementPolicy;
+  reservation: Reservation;
+}
 export interface SettleGenerationInput {
-  generationId: string;
+  generation: GenerationInput;
   holdId: string;
-  action: SettlementAction;
-  /** For a capture: how much to charge (≤ the hold); the rest is released. */
-  captureCredits: number;
+  quote: GenerationQuote;
+  settlementPolicy: SettlementPolicy;
+  /** Why the wait ended: the reported outcome, `deadline_exceeded` or `cancelled`. */
   reason: SettlementReason;
   report: OutcomeReport | undefined;
-  outputProblems: OutputProblem[];
 }
 
 /** Ledger refusals that end a generation before it starts (everything else is retried). */
@@ -52,21 +56,27 @@ const refusalCodes = new Set(['InsufficientCredits', 'WalletNotFound', 'WalletCl
 export function createGenerationActivities(deps: GenerationActivityDeps) {
   const { pool, priceBook } = deps;
 
-  async function prepareGeneration(input: PrepareGenerationInput): Promise<PrepareGenerationResult> {
+  /** Quotes the generation (recording the price book's version) and holds its credits, in one step. */
+  async function reserveGeneration(input: ReserveGenerationInput): Promise<ReserveGenerationResult> {
+    const quoted = quoteGeneration(input.generation);
+    const startedAtMs = Date.parse(input.startedAt);
+    // The hold outlives the longest possible wait by a grace period; past it, the hold sweeper releases it.
+    const holdExpiresAt = new Date(startedAtMs + quoted.maxDeadlineMs + deps.holdExpiryGraceMs);
+    const reservation = await reserveCredits(input.generation, quoted, holdExpiresAt);
+    return { quote: quoted, settlementPolicy: deps.settlementPolicy, reservation };
+  }
+
+  function quoteGeneration(generation: GenerationInput): GenerationQuote {
     try {
-      const q = quote(input.feature, input.params, priceBook);
+      const q = quote(generation.feature, generation.params, priceBook);
       const feature = FEATURES[q.feature];
       return {
-        quote: {
-          priceBookVersion: q.priceBookVersion,
-          costCredits: q.totalCredits,
-          breakdown: q.breakdown,
-          deadlineMs: feature.outcomeDeadlineMs,
-          maxDeadlineMs: feature.outcomeDeadlineMs * deps.maxDeadlineFactor,
-          acceptedContentTypes: [...feature.outputContentTypes],
-        },
-        settlementPolicy: deps.settlementPolicy,
-        holdExpiryGraceMs: deps.holdExpiryGraceMs,
+        priceBookVersion: q.priceBookVersion,
+        costCredits: q.totalCredits,
+        breakdown: q.breakdown,
+        deadlineMs: feature.outcomeDeadlineMs,
+        maxDeadlineMs: feature.outcomeDeadlineMs * deps.maxDeadlineFactor,
+        acceptedContentTypes: [...feature.outputContentTypes],
       };
     } catch (err) {
       if (!(err instanceof PricingError)) throw err;
@@ -76,13 +86,12 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
     }
   }
 
-  async function reserveGenerationCredits(input: ReserveGenerationCreditsInput): Promise<Reservation> {
-    const { generation, quote: q } = input;
+  async function reserveCredits(generation: GenerationInput, q: GenerationQuote, holdExpiresAt: Date): Promise<Reservation> {
     try {
       const hold = await reserve(pool, {
         walletId: generation.walletId,
         amountCredits: q.costCredits,
-        holdExpiresAt: new Date(input.holdExpiresAt),
+        holdExpiresAt,
         generationId: generation.generationId,
         idempotencyKey: `generation:${generation.generationId}:reserve`,
         actor: `user:${generation.userId}`,
@@ -98,29 +107,29 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
     }
   }
 
-  async function inspectDelivery(input: InspectDeliveryInput): Promise<InspectDeliveryResult> {
-    const feature = input.feature;
-    const problems = findOutputProblems(input.outputs, (contentType) =>
-      isFeatureName(feature) && isAllowedOutputContentType(feature, contentType));
-    const credits = problems.length > 0 ? input.quote.costCredits
-      : deliveredCredits(feature, input.params, input.outputs, input.quote.costCredits, priceBook);
-    return { problems, deliveredCredits: credits };
-  }
-
+  /**
+   * Validates a success's outputs, applies the settlement policy, and captures (possibly partially) or
+   * releases the hold — then records the settlement. Retried, it answers the first settlement.
+   */
   async function settleGeneration(input: SettleGenerationInput): Promise<Settlement> {
-    const settled = await resolveHold(input);
+    const { generation } = input;
+    const decision = decideSettlement({
+      feature: generation.feature, params: generation.params, quotedCredits: input.quote.costCredits, reason: input.reason,
+      outputs: input.report?.outputs, policy: input.settlementPolicy, book: priceBook,
+    });
+    const settled = await resolveHold({ generationId: generation.generationId, holdId: input.holdId, ...decision });
     const balance = await getBalance(pool, { walletId: settled.walletId });
     const settlement: Settlement = {
-      generationId: input.generationId,
+      generationId: generation.generationId,
       walletId: settled.walletId,
       action: settled.capturedCredits > 0 ? 'capture' : 'release',
-      reason: input.reason,
+      reason: decision.reason,
       capturedCredits: settled.capturedCredits,
       releasedCredits: settled.releasedCredits,
       availableCreditsAfter: balance.availableCredits,
       heldCreditsAfter: balance.heldCredits,
       settledAt: new Date().toISOString(),
-      outputProblems: input.outputProblems,
+      outputProblems: decision.outputProblems,
     };
     const status = settlement.capturedCredits === 0 ? 'released'
       : settlement.releasedCredits > 0 ? 'partially_captured' : 'captured';
@@ -128,7 +137,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
   }
 
   /** Captures or releases the hold; if the hold sweeper already expired it, reports what really happened. */
-  async function resolveHold(input: SettleGenerationInput) {
+  async function resolveHold(input: { generationId: string; holdId: string } & SettlementDecision) {
     const idempotencyKey = `generation:${input.generationId}:settle`;
     const reason = `generation ${input.reason}`;
     try {
@@ -141,7 +150,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
     }
   }
 
-  return { prepareGeneration, reserveGenerationCredits, inspectDelivery, settleGeneration };
+  return { reserveGeneration, settleGeneration };
 }
 
 export type GenerationActivities = ReturnType<typeof createGenerationActivities>;

@@ -1,6 +1,6 @@
 /**
- * `generation` — id `generation:<generationId>`: quote → reserve → await the outcome under a deadline →
- * validate the delivery → capture or release → done (architecture §4).
+ * `generation` — id `generation:<generationId>`: quote and reserve → await the outcome under a deadline →
+ * validate the delivery, apply the settlement policy, capture or release → done (architecture §4).
  *
  * Money moves only in activities, each with an idempotency key derived from the generation id, so a retried
  * activity, a replayed history or a crashed worker can never move it twice. The workflow decides; the ledger
@@ -17,7 +17,7 @@ import {
   upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { GenerationActivities } from '../activities/generation';
-import { settlementActionFor, type SettlementReason } from '../policy/settlement';
+import type { SettlementReason } from '../policy/settlement';
 import {
   GenerationFailureType,
   awaitReservationUpdate,
@@ -32,12 +32,12 @@ import {
 import { checkOutcomeReport, sameReport, type ReceivedVerdict } from './generation-verdict';
 import { generationStatusKey } from './search-attributes';
 
-// Every step is short (a quote, one ledger transaction, a check of metadata), so all run as local activities:
-// in the worker, within the workflow task, without a round trip through the task queue per step — a generation
-// costs two workflow tasks instead of six. Their results are still recorded in history (as markers) and they
-// retry like any activity. Money-moving ones are idempotent by key and must eventually succeed, so they retry
-// without a cap; business refusals (InsufficientCredits, …) are non-retryable ApplicationFailures.
-const { prepareGeneration, reserveGenerationCredits, inspectDelivery, settleGeneration } = proxyLocalActivities<GenerationActivities>({
+// Both steps are short (a quote and one ledger transaction; a check of metadata and one ledger transaction),
+// so they run as local activities: in the worker, within the workflow task, without a round trip through the
+// task queue — a generation costs two workflow tasks. Their results are still recorded in history (as markers)
+// and they retry like any activity. They move money idempotently by key and must eventually succeed, so they
+// retry without a cap; business refusals (InsufficientCredits, …) are non-retryable ApplicationFailures.
+const { reserveGeneration, settleGeneration } = proxyLocalActivities<GenerationActivities>({
   startToCloseTimeout: '30 seconds',
   localRetryThreshold: '10 seconds',
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
@@ -114,32 +114,36 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
   }
 
   // The quote and the settlement policy are fixed when the generation starts and kept in its history.
-  let prepared: Awaited<ReturnType<typeof prepareGeneration>>;
+  const startedAtMs = Date.now();
+  let reserved: Awaited<ReturnType<typeof reserveGeneration>>;
   try {
-    prepared = await prepareGeneration({ feature: input.feature, params: input.params });
-    const startedAtMs = Date.now();
-    state.costCredits = prepared.quote.costCredits;
-    deadlineAtMs = startedAtMs + prepared.quote.deadlineMs;
-    maxDeadlineAtMs = startedAtMs + Math.max(prepared.quote.deadlineMs, prepared.quote.maxDeadlineMs);
-    state.startedAt = new Date(startedAtMs).toISOString();
-    state.maxDeadlineAt = new Date(maxDeadlineAtMs).toISOString();
-    state.reservation = await reserveGenerationCredits({
-      generation: input,
-      quote: prepared.quote,
-      // The hold outlives the longest possible wait by a grace period; past it, the hold sweeper releases it.
-      holdExpiresAt: new Date(maxDeadlineAtMs + prepared.holdExpiryGraceMs).toISOString(),
-    });
+    reserved = await reserveGeneration({ generation: input, startedAt: new Date(startedAtMs).toISOString() });
   } catch (err) {
     return await refuse(err);
   }
-  const { quote, settlementPolicy: policy } = prepared;
-  state.phase = 'reserved';
-  state.deadlineAt = new Date(deadlineAtMs).toISOString();
+  const { quote, settlementPolicy } = reserved;
+  deadlineAtMs = startedAtMs + quote.deadlineMs;
+  maxDeadlineAtMs = startedAtMs + Math.max(quote.deadlineMs, quote.maxDeadlineMs);
+  Object.assign(state, {
+    phase: 'reserved',
+    costCredits: quote.costCredits,
+    reservation: reserved.reservation,
+    startedAt: new Date(startedAtMs).toISOString(),
+    deadlineAt: new Date(deadlineAtMs).toISOString(),
+    maxDeadlineAt: new Date(maxDeadlineAtMs).toISOString(),
+  });
   upsertSearchAttributes([{ key: generationStatusKey, value: 'reserved' }]);
 
   const reason = await awaitVerdict();
   state.phase = 'settling';
-  state.settlement = await CancellationScope.nonCancellable(() => settle(reason));
+  state.settlement = await CancellationScope.nonCancellable(() => settleGeneration({
+    generation: input,
+    holdId: reserved.reservation.holdId,
+    quote,
+    settlementPolicy,
+    reason,
+    report: verdict?.kind === 'outcome' ? verdict.report : undefined,
+  }));
   state.phase = 'settled';
   upsertSearchAttributes([{ key: generationStatusKey, value: statusOf(state.settlement) }]);
   await condition(allHandlersFinished);
@@ -160,27 +164,6 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
     if (verdict === undefined) return 'deadline_exceeded';
     if (verdict.kind === 'cancel') return 'cancelled';
     return verdict.report.status === 'succeeded' ? 'succeeded' : verdict.report.reason!;
-  }
-
-  async function settle(reason: SettlementReason): Promise<Settlement> {
-    const report = verdict?.kind === 'outcome' ? verdict.report : undefined;
-    let captureCredits = quote.costCredits;
-    let outputProblems: Settlement['outputProblems'] = [];
-    if (reason === 'succeeded') {
-      const delivery = await inspectDelivery({ feature: input.feature, params: input.params, quote, outputs: report?.outputs ?? [] });
-      outputProblems = delivery.problems;
-      captureCredits = delivery.deliveredCredits;
-      if (outputProblems.length > 0) reason = 'corrupted_output';
-    }
-    return await settleGeneration({
-      generationId: input.generationId,
-      holdId: state.reservation!.holdId,
-      action: settlementActionFor(reason, policy),
-      captureCredits,
-      reason,
-      report,
-      outputProblems,
-    });
   }
 
   /** The reservation was refused: record why, answer waiting callers, and fail the run (so the same id may retry). */

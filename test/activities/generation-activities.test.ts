@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createGenerationActivities } from '../../src/activities/generation';
-import { createWallet, getBalance, grantLot, listJournal } from '../../src/ledger';
+import { createWallet, getBalance, grantLot, listJournal, releaseExpiredHolds } from '../../src/ledger';
 import { getGeneration } from '../../src/generations/store';
 import { defaultPriceBook } from '../../src/pricing';
 import { defaultSettlementPolicy } from '../../src/policy/settlement';
@@ -27,57 +27,75 @@ beforeAll(async () => {
 afterAll(async () => db?.drop());
 afterEach(async () => expectAuditClean(pool));
 
-async function setup(credits: number) {
+async function setup(credits: number, params: Record<string, unknown> = { resolution: '4K' }) {
   const { wallet } = await createWallet(pool, { ownerType: 'user', ownerId: `u-${randomUUID()}` });
   await grantLot(pool, { walletId: wallet.walletId, kind: 'purchased', amountCredits: credits, idempotencyKey: randomUUID() });
   const generation: GenerationInput = {
-    generationId: `gen-${randomUUID()}`, walletId: wallet.walletId, userId: 'u', feature: 'image', params: { resolution: '4K' }, platform: 'ios',
+    generationId: `gen-${randomUUID()}`, walletId: wallet.walletId, userId: 'u', feature: 'image', params, platform: 'ios',
   };
-  const { quote } = await activities.prepareGeneration({ feature: 'image', params: { resolution: '4K' } });
-  const holdExpiresAt = new Date(Date.now() + 3_600_000).toISOString();
-  return { walletId: wallet.walletId, generation, quote, holdExpiresAt };
+  return { walletId: wallet.walletId, generation, startedAt: new Date().toISOString() };
 }
 
-test('a retried reservation holds once and returns the same hold', async () => {
-  const { walletId, generation, quote, holdExpiresAt } = await setup(100);
-  const first = await activities.reserveGenerationCredits({ generation, quote, holdExpiresAt });
-  const retried = await activities.reserveGenerationCredits({ generation, quote, holdExpiresAt });
-  expect(retried.holdId).toBe(first.holdId);
+test('a retried reservation holds once and returns the same hold; the hold expires after the longest wait plus grace', async () => {
+  const { walletId, generation, startedAt } = await setup(100);
+  const first = await activities.reserveGeneration({ generation, startedAt });
+  const retried = await activities.reserveGeneration({ generation, startedAt });
+  expect(retried.reservation.holdId).toBe(first.reservation.holdId);
+  expect(first.quote).toMatchObject({ costCredits: 30, priceBookVersion: defaultPriceBook.version, deadlineMs: 600_000, maxDeadlineMs: 1_800_000 });
+  expect(first.settlementPolicy).toEqual(defaultSettlementPolicy);
   expect((await getBalance(pool, { walletId })).heldCredits).toBe(30);
   expect((await listJournal(pool, { walletId, kind: 'hold' })).entries).toHaveLength(1);
+  const { rows } = await pool.query('SELECT expires_at FROM ledger_holds WHERE id = $1', [first.reservation.holdId]);
+  expect((rows[0].expires_at as Date).getTime()).toBe(Date.parse(startedAt) + 1_800_000 + 3_600_000);
 });
 
 test('a crash after the hold but before the generation row: the retry records it without a second hold', async () => {
-  const { walletId, generation, quote, holdExpiresAt } = await setup(100);
-  await activities.reserveGenerationCredits({ generation, quote, holdExpiresAt });
+  const { walletId, generation, startedAt } = await setup(100);
+  await activities.reserveGeneration({ generation, startedAt });
   await pool.query('DELETE FROM generations WHERE generation_id = $1', [generation.generationId]); // the lost write
-  const retried = await activities.reserveGenerationCredits({ generation, quote, holdExpiresAt });
-  expect((await getGeneration(pool, generation.generationId))?.holdId).toBe(retried.holdId);
+  const retried = await activities.reserveGeneration({ generation, startedAt });
+  expect((await getGeneration(pool, generation.generationId))?.holdId).toBe(retried.reservation.holdId);
   expect((await getBalance(pool, { walletId })).heldCredits).toBe(30);
 });
 
 test('a retried settlement captures once and answers the first settlement', async () => {
-  const { walletId, generation, quote, holdExpiresAt } = await setup(100);
-  const { holdId } = await activities.reserveGenerationCredits({ generation, quote, holdExpiresAt });
+  const { walletId, generation, startedAt } = await setup(100);
+  const { reservation, quote, settlementPolicy } = await activities.reserveGeneration({ generation, startedAt });
   const settle = () => activities.settleGeneration({
-    generationId: generation.generationId, holdId, action: 'capture', captureCredits: 30, reason: 'succeeded', report: { status: 'succeeded' }, outputProblems: [],
+    generation, holdId: reservation.holdId, quote, settlementPolicy, reason: 'succeeded',
+    report: { status: 'succeeded', outputs: [{ url: 'u', sizeBytes: 9, contentType: 'image/png' }] },
   });
   const first = await settle();
   const second = await settle();
   expect(second).toEqual(first);
+  expect(first).toMatchObject({ action: 'capture', capturedCredits: 30, releasedCredits: 0, reason: 'succeeded' });
   expect((await listJournal(pool, { walletId, kind: 'capture' })).entries).toHaveLength(1);
   expect(await getBalance(pool, { walletId })).toMatchObject({ availableCredits: 70, heldCredits: 0 });
 });
 
-test('an unknown feature is a non-retryable InvalidGenerationRequest', async () => {
-  await expect(activities.prepareGeneration({ feature: 'hologram', params: {} })).rejects.toMatchObject({
+test('a settlement after the hold sweeper expired the hold reports the release that happened', async () => {
+  const { walletId, generation, startedAt } = await setup(100);
+  const { reservation, quote, settlementPolicy } = await activities.reserveGeneration({ generation, startedAt });
+  await releaseExpiredHolds(pool, { now: new Date(Date.now() + 10 * 3_600_000) });
+  const settlement = await activities.settleGeneration({
+    generation, holdId: reservation.holdId, quote, settlementPolicy, reason: 'succeeded',
+    report: { status: 'succeeded', outputs: [{ url: 'u', sizeBytes: 9, contentType: 'image/png' }] },
+  });
+  expect(settlement).toMatchObject({ action: 'release', capturedCredits: 0, releasedCredits: 30 });
+  expect(await getBalance(pool, { walletId })).toMatchObject({ availableCredits: 100, heldCredits: 0 });
+});
+
+test('an unknown feature is a non-retryable InvalidGenerationRequest, and nothing is held', async () => {
+  const { walletId, generation, startedAt } = await setup(100);
+  await expect(activities.reserveGeneration({ generation: { ...generation, feature: 'hologram' }, startedAt })).rejects.toMatchObject({
     type: 'InvalidGenerationRequest', nonRetryable: true,
   });
+  expect((await getBalance(pool, { walletId })).heldCredits).toBe(0);
 });
 
 test('a reservation that does not fit is refused with the shortfall and recorded as rejected', async () => {
-  const { walletId, generation, quote, holdExpiresAt } = await setup(10);
-  await expect(activities.reserveGenerationCredits({ generation, quote, holdExpiresAt })).rejects.toMatchObject({
+  const { walletId, generation, startedAt } = await setup(10);
+  await expect(activities.reserveGeneration({ generation, startedAt })).rejects.toMatchObject({
     type: 'InsufficientCredits', nonRetryable: true, details: [expect.objectContaining({ shortfallCredits: 20 })],
   });
   expect((await getGeneration(pool, generation.generationId))?.status).toBe('rejected');

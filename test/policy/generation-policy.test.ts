@@ -2,6 +2,7 @@ import { defaultPriceBook } from '../../src/pricing';
 import { deliveredCredits } from '../../src/pricing/delivered';
 import { findOutputProblems } from '../../src/policy/output-validation';
 import { defaultSettlementPolicy, settlementActionFor } from '../../src/policy/settlement';
+import { decideSettlement } from '../../src/policy/settlement-decision';
 
 describe('settlement policy', () => {
   test.each([
@@ -43,5 +44,27 @@ describe('delivered credits', () => {
     expect(deliveredCredits('video', video, [{ durationSeconds: 12 }], 100, defaultPriceBook)).toBe(100);
     expect(deliveredCredits('video', video, [{}], 100, defaultPriceBook)).toBe(100);
     expect(deliveredCredits('image', { resolution: '1K' }, [{}], 10, defaultPriceBook)).toBe(10);
+  });
+});
+
+describe('settlement decision', () => {
+  const base = { feature: 'video', params: { durationSeconds: 10, modelTier: 'standard' }, quotedCredits: 50, policy: defaultSettlementPolicy, book: defaultPriceBook };
+  const clip = (durationSeconds: number) => ({ url: 'u', sizeBytes: 10, contentType: 'video/mp4', durationSeconds });
+
+  test('a valid success captures what was delivered', () => {
+    expect(decideSettlement({ ...base, reason: 'succeeded', outputs: [clip(10)] })).toEqual({ action: 'capture', reason: 'succeeded', captureCredits: 50, outputProblems: [] });
+    expect(decideSettlement({ ...base, reason: 'succeeded', outputs: [clip(4)] })).toMatchObject({ action: 'capture', captureCredits: 20 });
+  });
+  test('a success with invalid outputs is a refunded corrupted_output', () => {
+    const decision = decideSettlement({ ...base, reason: 'succeeded', outputs: [{ ...clip(10), contentType: 'image/png' }] });
+    expect(decision).toMatchObject({ action: 'release', reason: 'corrupted_output' });
+    expect(decision.outputProblems[0]?.problem).toBe('wrong_content_type');
+  });
+  test('a success that delivered nothing is released', () => {
+    expect(decideSettlement({ ...base, reason: 'succeeded', outputs: [clip(0)] })).toMatchObject({ action: 'release', captureCredits: 0 });
+  });
+  test('failures follow the policy', () => {
+    expect(decideSettlement({ ...base, reason: 'safety_filter', outputs: undefined })).toMatchObject({ action: 'capture', captureCredits: 50 });
+    expect(decideSettlement({ ...base, reason: 'deadline_exceeded', outputs: undefined })).toMatchObject({ action: 'release' });
   });
 });
