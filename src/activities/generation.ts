@@ -114,7 +114,8 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
   async function settleGeneration(input: SettleGenerationInput): Promise<Settlement> {
     const { generation } = input;
     const decision = decideSettlement({
-      feature: generation.feature, params: generation.params, quotedCredits: input.quote.costCredits, reason: input.reason,
+      feature: generation.feature, params: generation.params, quotedCredits: input.quote.costCredits,
+      acceptedContentTypes: input.quote.acceptedContentTypes, reason: input.reason,
       outputs: input.report?.outputs, policy: input.settlementPolicy, book: priceBook,
     });
     const settled = await resolveHold({ generationId: generation.generationId, holdId: input.holdId, ...decision });

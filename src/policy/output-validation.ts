@@ -22,7 +22,7 @@ export interface OutputProblem {
   detail: string;
 }
 
-/** `acceptsContentType` is the feature's rule (see `isAllowedOutputContentType` in src/pricing). */
+/** `acceptsContentType` is the feature's rule, as quoted (see `contentTypeMatches` in src/pricing). */
 export function findOutputProblems(
   outputs: readonly GenerationOutput[] | undefined,
   acceptsContentType: (contentType: string) => boolean,

@@ -3,7 +3,7 @@
  * policy (architecture §3) applied to one generation. Pure, so it is unit-tested apart from any I/O.
  */
 import { deliveredCredits } from '../pricing/delivered';
-import { isAllowedOutputContentType, isFeatureName, type PriceBook } from '../pricing';
+import { contentTypeMatches, type PriceBook } from '../pricing';
 import { findOutputProblems, type GenerationOutput, type OutputProblem } from './output-validation';
 import { settlementActionFor, type SettlementAction, type SettlementPolicy, type SettlementReason } from './settlement';
 
@@ -11,6 +11,8 @@ export interface SettlementDecisionInput {
   feature: string;
   params: Record<string, unknown>;
   quotedCredits: number;
+  /** The output content types the feature allowed when the generation was quoted (exact or `type/*`). */
+  acceptedContentTypes: readonly string[];
   /** Why the wait ended: the reported outcome, `deadline_exceeded` or `cancelled`. */
   reason: SettlementReason;
   /** The outputs of a success. */
@@ -32,13 +34,11 @@ export function decideSettlement(input: SettlementDecisionInput): SettlementDeci
   if (input.reason !== 'succeeded') {
     return { action: settlementActionFor(input.reason, input.policy), reason: input.reason, captureCredits: input.quotedCredits, outputProblems: [] };
   }
-  const { feature } = input;
-  const outputProblems = findOutputProblems(input.outputs, (contentType) =>
-    isFeatureName(feature) && isAllowedOutputContentType(feature, contentType));
+  const outputProblems = findOutputProblems(input.outputs, (contentType) => contentTypeMatches(input.acceptedContentTypes, contentType));
   if (outputProblems.length > 0) {
     return { action: settlementActionFor('corrupted_output', input.policy), reason: 'corrupted_output', captureCredits: input.quotedCredits, outputProblems };
   }
-  const captureCredits = deliveredCredits(feature, input.params, input.outputs ?? [], input.quotedCredits, input.book);
+  const captureCredits = deliveredCredits(input.feature, input.params, input.outputs ?? [], input.quotedCredits, input.book);
   // Nothing delivered is nothing to charge.
   return { action: captureCredits > 0 ? 'capture' : 'release', reason: 'succeeded', captureCredits, outputProblems: [] };
 }

@@ -127,9 +127,14 @@ export function isFeatureName(name: string): name is FeatureName {
 
 /** True when `contentType` (parameters like `; charset=` ignored) is allowed for the feature's outputs. */
 export function isAllowedOutputContentType(feature: FeatureName, contentType: string): boolean {
+  return contentTypeMatches(FEATURES[feature].outputContentTypes, contentType);
+}
+
+/** True when `contentType` (parameters ignored) is one of `allowed` (exact types or `type/*` families). */
+export function contentTypeMatches(allowed: readonly string[], contentType: string): boolean {
   const mediaType = contentType.split(';')[0]!.trim().toLowerCase();
-  return FEATURES[feature].outputContentTypes.some((allowed) =>
-    allowed.endsWith('/*') ? mediaType.startsWith(allowed.slice(0, -1)) && mediaType.length > allowed.length - 1
-      : mediaType === allowed,
+  return allowed.some((pattern) =>
+    pattern.endsWith('/*') ? mediaType.startsWith(pattern.slice(0, -1)) && mediaType.length > pattern.length - 1
+      : mediaType === pattern,
   );
 }

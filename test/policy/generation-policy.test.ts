@@ -48,7 +48,7 @@ describe('delivered credits', () => {
 });
 
 describe('settlement decision', () => {
-  const base = { feature: 'video', params: { durationSeconds: 10, modelTier: 'standard' }, quotedCredits: 50, policy: defaultSettlementPolicy, book: defaultPriceBook };
+  const base = { feature: 'video', params: { durationSeconds: 10, modelTier: 'standard' }, quotedCredits: 50, acceptedContentTypes: ['video/*'], policy: defaultSettlementPolicy, book: defaultPriceBook };
   const clip = (durationSeconds: number) => ({ url: 'u', sizeBytes: 10, contentType: 'video/mp4', durationSeconds });
 
   test('a valid success captures what was delivered', () => {
