@@ -124,14 +124,12 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
   const { quote, settlementPolicy } = reserved;
   deadlineAtMs = startedAtMs + quote.deadlineMs;
   maxDeadlineAtMs = startedAtMs + Math.max(quote.deadlineMs, quote.maxDeadlineMs);
-  Object.assign(state, {
-    phase: 'reserved',
-    costCredits: quote.costCredits,
-    reservation: reserved.reservation,
-    startedAt: new Date(startedAtMs).toISOString(),
-    deadlineAt: new Date(deadlineAtMs).toISOString(),
-    maxDeadlineAt: new Date(maxDeadlineAtMs).toISOString(),
-  });
+  state.phase = 'reserved';
+  state.costCredits = quote.costCredits;
+  state.reservation = reserved.reservation;
+  state.startedAt = new Date(startedAtMs).toISOString();
+  state.deadlineAt = new Date(deadlineAtMs).toISOString();
+  state.maxDeadlineAt = new Date(maxDeadlineAtMs).toISOString();
   upsertSearchAttributes([{ key: generationStatusKey, value: 'reserved' }]);
 
   const reason = await awaitVerdict();
