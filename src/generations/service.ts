@@ -85,7 +85,7 @@ export async function reportOutcome(deps: GenerationServiceDeps, generationId: s
     if (!closedBeforeAnswering(err)) throw asGenerationError(err);
   }
   const record = await requireRecord(deps, generationId);
-  if (!record.settlement) throw refusalOf(record);
+  if (!record.settlement) throw nothingToSettle(record);
   const recorded = record.outcome ? { kind: 'outcome' as const, report: record.outcome } : { kind: 'cancel' as const };
   if (sameReport(recorded, { kind: 'outcome', report })) return record.settlement;
   throw new GenerationError('OutcomeConflict', `generation ${generationId} already settled (${record.settlement.reason})`, {
@@ -101,7 +101,7 @@ export async function cancelGeneration(deps: GenerationServiceDeps, generationId
   }
   const record = await requireRecord(deps, generationId);
   if (record.settlement?.reason === 'cancelled') return record.settlement;
-  if (!record.settlement) throw refusalOf(record);
+  if (!record.settlement) throw nothingToSettle(record);
   throw new GenerationError('AlreadySettled', `generation ${generationId} already settled (${record.settlement.reason})`, {
     settlement: record.settlement,
   });
@@ -139,6 +139,14 @@ function sameGenerationOrConflict(record: GenerationRecord, input: GenerationInp
     throw new GenerationError('GenerationConflict', `generation ${input.generationId} already exists with different content`);
   }
   return record;
+}
+
+/** An outcome or a cancel for a generation whose reservation was refused: there is no hold to settle. */
+function nothingToSettle(record: GenerationRecord): GenerationError {
+  const refused = record.rejection ? ` (refused: ${record.rejection.code})` : '';
+  return new GenerationError('AlreadySettled', `generation ${record.generationId} holds no credits to settle${refused}`, {
+    status: record.status,
+  });
 }
 
 function refusalOf(record: GenerationRecord): GenerationError {

@@ -85,9 +85,14 @@ test('insufficient credits → 402 with the shortfall, nothing held', async () =
   const walletId = await fundedWallet(15);
   const before = await journalCount(t, walletId);
   await harness.withWorker(async () => {
-    const res = await post(t, '/v1/generations', startBody(walletId), serviceKey);
+    const body = startBody(walletId);
+    const res = await post(t, '/v1/generations', body, serviceKey);
     expect(res.status).toBe(402);
     expect(res.body.error).toMatchObject({ code: 'InsufficientCredits', details: { shortfallCredits: 5 } });
+    // An outcome for the refused generation has nothing to settle.
+    const outcome = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'failed', reason: 'system_error' }, serviceKey);
+    expect(outcome.status).toBe(409);
+    expect(outcome.body.error.code).toBe('AlreadySettled');
   });
   expect(await journalCount(t, walletId)).toBe(before);
   expect((await get(t, `/v1/wallets/${walletId}/balance`)).body).toMatchObject({ availableCredits: 15, heldCredits: 0 });
