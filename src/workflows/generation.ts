@@ -29,6 +29,7 @@ import {
   type GenerationState,
   type Settlement,
 } from './generation-contract';
+import type { ReserveGenerationResult } from '../activities/generation';
 import { checkOutcomeReport, sameReport, type ReceivedVerdict } from './generation-verdict';
 import { generationStatusKey } from './search-attributes';
 
@@ -43,23 +44,59 @@ const { reserveGeneration, settleGeneration } = proxyLocalActivities<GenerationA
   retry: { initialInterval: '200 milliseconds', backoffCoefficient: 2, maximumInterval: '1 minute' },
 });
 
-export async function generation(input: GenerationInput): Promise<Settlement> {
-  const state: GenerationState = {
-    generationId: input.generationId,
-    phase: 'reserving',
-    costCredits: null,
-    startedAt: null,
-    deadlineAt: null,
-    maxDeadlineAt: null,
-    progressPercent: null,
-    reservation: null,
-    settlement: null,
-    rejection: null,
-  };
-  let verdict: ReceivedVerdict | undefined;
-  let deadlineAtMs = Number.POSITIVE_INFINITY;
-  let maxDeadlineAtMs = Number.POSITIVE_INFINITY;
+/** One generation's mutable state, shared by the main flow and the message handlers. */
+interface Run {
+  input: GenerationInput;
+  state: GenerationState;
+  /** The first outcome report or cancel received; later ones must match it. */
+  verdict: ReceivedVerdict | undefined;
+  deadlineAtMs: number;
+  maxDeadlineAtMs: number;
+}
 
+export async function generation(input: GenerationInput): Promise<Settlement> {
+  const run: Run = {
+    input, state: initialState(input), verdict: undefined,
+    deadlineAtMs: Number.POSITIVE_INFINITY, maxDeadlineAtMs: Number.POSITIVE_INFINITY,
+  };
+  installHandlers(run);
+
+  // The quote and the settlement policy are fixed when the generation starts and kept in its history.
+  const startedAtMs = Date.now();
+  let reserved: ReserveGenerationResult;
+  try {
+    reserved = await reserveGeneration({ generation: input, startedAt: new Date(startedAtMs).toISOString() });
+  } catch (err) {
+    return await refuse(run, err);
+  }
+  markReserved(run, reserved, startedAtMs);
+
+  const reason = await awaitVerdict(run);
+  const { state, verdict } = run;
+  state.phase = 'settling';
+  state.settlement = await CancellationScope.nonCancellable(() => settleGeneration({
+    generation: input,
+    holdId: reserved.reservation.holdId,
+    quote: reserved.quote,
+    settlementPolicy: reserved.settlementPolicy,
+    reason,
+    report: verdict?.kind === 'outcome' ? verdict.report : undefined,
+  }));
+  state.phase = 'settled';
+  upsertSearchAttributes([{ key: generationStatusKey, value: statusOf(state.settlement) }]);
+  await condition(allHandlersFinished);
+  return state.settlement;
+}
+
+function initialState(input: GenerationInput): GenerationState {
+  return {
+    generationId: input.generationId, phase: 'reserving', costCredits: null, startedAt: null, deadlineAt: null,
+    maxDeadlineAt: null, progressPercent: null, reservation: null, settlement: null, rejection: null,
+  };
+}
+
+function installHandlers(run: Run): void {
+  const { state } = run;
   setHandler(generationStateQuery, () => state);
   setHandler(awaitReservationUpdate, async () => {
     await condition(() => state.phase !== 'reserving');
@@ -72,109 +109,90 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
     if (state.phase !== 'reserved') return;
     if (progress.percent !== undefined) state.progressPercent = progress.percent;
     if (progress.extendDeadlineMs !== undefined && progress.extendDeadlineMs > 0) {
-      deadlineAtMs = Math.min(maxDeadlineAtMs, Math.max(deadlineAtMs, Date.now() + progress.extendDeadlineMs));
-      state.deadlineAt = new Date(deadlineAtMs).toISOString();
+      run.deadlineAtMs = Math.min(run.maxDeadlineAtMs, Math.max(run.deadlineAtMs, Date.now() + progress.extendDeadlineMs));
+      state.deadlineAt = new Date(run.deadlineAtMs).toISOString();
     }
   });
   setHandler(
     reportOutcomeUpdate,
     async (report) => {
-      verdict ??= { kind: 'outcome', report };
-      return await settlementOnceDone();
+      run.verdict ??= { kind: 'outcome', report };
+      return await settlementOnceDone(state);
     },
-    { validator: (report) => checkVerdict({ kind: 'outcome', report: checkOutcomeReport(report) }) },
+    { validator: (report) => checkVerdict(run, { kind: 'outcome', report: checkOutcomeReport(report) }) },
   );
   setHandler(
     cancelGenerationUpdate,
     async (_request) => {
-      verdict ??= { kind: 'cancel' };
-      return await settlementOnceDone();
+      run.verdict ??= { kind: 'cancel' };
+      return await settlementOnceDone(state);
     },
-    { validator: (_request) => checkVerdict({ kind: 'cancel' }) },
+    { validator: (_request) => checkVerdict(run, { kind: 'cancel' }) },
   );
+}
 
-  /** A verdict can arrive before the reservation is decided; if the reservation is then refused, say so. */
-  async function settlementOnceDone(): Promise<Settlement> {
-    await condition(() => state.settlement !== null || state.phase === 'rejected');
-    if (state.settlement) return state.settlement;
+/** A verdict can arrive before the reservation is decided; if the reservation is then refused, say so. */
+async function settlementOnceDone(state: GenerationState): Promise<Settlement> {
+  await condition(() => state.settlement !== null || state.phase === 'rejected');
+  if (state.settlement) return state.settlement;
+  throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
+}
+
+/** Rejects a verdict that contradicts the one already received; an identical one is answered again. */
+function checkVerdict(run: Run, candidate: ReceivedVerdict): void {
+  if (run.state.phase === 'rejected') {
     throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
   }
+  if (run.verdict === undefined || sameReport(run.verdict, candidate)) return;
+  throw ApplicationFailure.create({
+    type: GenerationFailureType.OutcomeConflict,
+    message: `generation ${run.input.generationId} already has a different outcome (${describeVerdict(run.verdict)})`,
+    nonRetryable: true,
+  });
+}
 
-  /** Rejects a verdict that contradicts the one already received; an identical one is answered again. */
-  function checkVerdict(candidate: ReceivedVerdict): void {
-    if (state.phase === 'rejected') {
-      throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
-    }
-    if (verdict === undefined || sameReport(verdict, candidate)) return;
-    throw ApplicationFailure.create({
-      type: GenerationFailureType.OutcomeConflict,
-      message: `generation ${input.generationId} already has a different outcome (${describeVerdict(verdict)})`,
-      nonRetryable: true,
-    });
-  }
-
-  // The quote and the settlement policy are fixed when the generation starts and kept in its history.
-  const startedAtMs = Date.now();
-  let reserved: Awaited<ReturnType<typeof reserveGeneration>>;
-  try {
-    reserved = await reserveGeneration({ generation: input, startedAt: new Date(startedAtMs).toISOString() });
-  } catch (err) {
-    return await refuse(err);
-  }
-  const { quote, settlementPolicy } = reserved;
-  deadlineAtMs = startedAtMs + quote.deadlineMs;
-  maxDeadlineAtMs = startedAtMs + Math.max(quote.deadlineMs, quote.maxDeadlineMs);
+function markReserved(run: Run, reserved: ReserveGenerationResult, startedAtMs: number): void {
+  const { quote } = reserved;
+  run.deadlineAtMs = startedAtMs + quote.deadlineMs;
+  run.maxDeadlineAtMs = startedAtMs + Math.max(quote.deadlineMs, quote.maxDeadlineMs);
+  const { state } = run;
   state.phase = 'reserved';
   state.costCredits = quote.costCredits;
   state.reservation = reserved.reservation;
   state.startedAt = new Date(startedAtMs).toISOString();
-  state.deadlineAt = new Date(deadlineAtMs).toISOString();
-  state.maxDeadlineAt = new Date(maxDeadlineAtMs).toISOString();
+  state.deadlineAt = new Date(run.deadlineAtMs).toISOString();
+  state.maxDeadlineAt = new Date(run.maxDeadlineAtMs).toISOString();
   upsertSearchAttributes([{ key: generationStatusKey, value: 'reserved' }]);
+}
 
-  const reason = await awaitVerdict();
-  state.phase = 'settling';
-  state.settlement = await CancellationScope.nonCancellable(() => settleGeneration({
-    generation: input,
-    holdId: reserved.reservation.holdId,
-    quote,
-    settlementPolicy,
-    reason,
-    report: verdict?.kind === 'outcome' ? verdict.report : undefined,
-  }));
-  state.phase = 'settled';
-  upsertSearchAttributes([{ key: generationStatusKey, value: statusOf(state.settlement) }]);
-  await condition(allHandlersFinished);
-  return state.settlement;
-
-  /** Waits for an outcome, a cancel or the deadline (which progress reports may push back). */
-  async function awaitVerdict(): Promise<SettlementReason> {
-    try {
-      while (verdict === undefined && Date.now() < deadlineAtMs) {
-        const waitingFor = deadlineAtMs;
-        await condition(() => verdict !== undefined || deadlineAtMs !== waitingFor, deadlineAtMs - Date.now());
-      }
-    } catch (err) {
-      // Cancelling the workflow itself (e.g. an operator in the Temporal UI) is the platform giving up.
-      if (!isCancellation(err)) throw err;
-      verdict ??= { kind: 'cancel' };
+/** Waits for an outcome, a cancel or the deadline (which progress reports may push back). */
+async function awaitVerdict(run: Run): Promise<SettlementReason> {
+  try {
+    while (run.verdict === undefined && Date.now() < run.deadlineAtMs) {
+      const waitingFor = run.deadlineAtMs;
+      await condition(() => run.verdict !== undefined || run.deadlineAtMs !== waitingFor, run.deadlineAtMs - Date.now());
     }
-    if (verdict === undefined) return 'deadline_exceeded';
-    if (verdict.kind === 'cancel') return 'cancelled';
-    return verdict.report.status === 'succeeded' ? 'succeeded' : verdict.report.reason!;
+  } catch (err) {
+    // Cancelling the workflow itself (e.g. an operator in the Temporal UI) is the platform giving up.
+    if (!isCancellation(err)) throw err;
+    run.verdict ??= { kind: 'cancel' };
   }
+  const { verdict } = run;
+  if (verdict === undefined) return 'deadline_exceeded';
+  if (verdict.kind === 'cancel') return 'cancelled';
+  return verdict.report.status === 'succeeded' ? 'succeeded' : verdict.report.reason!;
+}
 
-  /** The reservation was refused: record why, answer waiting callers, and fail the run (so the same id may retry). */
-  async function refuse(err: unknown): Promise<never> {
-    const failure = err instanceof Error && 'cause' in err && err.cause instanceof ApplicationFailure ? err.cause : undefined;
-    if (!failure?.type) throw err;
-    const details = (failure.details?.[0] ?? {}) as { shortfallCredits?: number };
-    state.rejection = { code: failure.type, message: failure.message, shortfallCredits: details.shortfallCredits };
-    state.phase = 'rejected';
-    upsertSearchAttributes([{ key: generationStatusKey, value: 'rejected' }]);
-    await condition(allHandlersFinished);
-    throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true, details: [state.rejection] });
-  }
+/** The reservation was refused: record why, answer waiting callers, and fail the run (so the same id may retry). */
+async function refuse(run: Run, err: unknown): Promise<never> {
+  const failure = err instanceof Error && 'cause' in err && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  if (!failure?.type) throw err;
+  const details = (failure.details?.[0] ?? {}) as { shortfallCredits?: number };
+  run.state.rejection = { code: failure.type, message: failure.message, shortfallCredits: details.shortfallCredits };
+  run.state.phase = 'rejected';
+  upsertSearchAttributes([{ key: generationStatusKey, value: 'rejected' }]);
+  await condition(allHandlersFinished);
+  throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true, details: [run.state.rejection] });
 }
 
 function describeVerdict(verdict: ReceivedVerdict): string {
