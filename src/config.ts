@@ -29,6 +29,7 @@ const EnvSchema = z.object({
   TEMPORAL_ADDRESS: optionalText,
   TEMPORAL_NAMESPACE: textWithDefault('default'),
   TEMPORAL_TASK_QUEUE: textWithDefault('credits'),
+  TEMPORAL_LOCAL_PORT: intWithDefault(7233, 0, 65_535),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: intWithDefault(100, 2, 10_000),
   WORKER_MAX_CONCURRENT_ACTIVITIES: intWithDefault(100, 1, 10_000),
   WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: intWithDefault(100, 1, 10_000),
@@ -59,6 +60,8 @@ export interface Config {
     readonly address: string | undefined;
     readonly namespace: string;
     readonly taskQueue: string;
+    /** Port of the local server started when no address is given (0 = any free port). */
+    readonly localPort: number;
   };
   /** Slots of the worker: how many tasks of each kind it runs at once. */
   readonly worker: {
@@ -112,7 +115,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: e.DATABASE_URL,
     adminApiKey: e.ADMIN_API_KEY,
     logLevel: e.LOG_LEVEL,
-    temporal: { address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE },
+    temporal: {
+      address: e.TEMPORAL_ADDRESS, namespace: e.TEMPORAL_NAMESPACE, taskQueue: e.TEMPORAL_TASK_QUEUE, localPort: e.TEMPORAL_LOCAL_PORT,
+    },
     worker: {
       maxConcurrentWorkflowTasks: e.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
       maxConcurrentActivities: e.WORKER_MAX_CONCURRENT_ACTIVITIES,

@@ -32,7 +32,7 @@ async function startTemporal(config: Config, logger: Logger, stops: Stop[]): Pro
   if (config.temporal.address) return { address: config.temporal.address, kind: 'TEMPORAL_ADDRESS' };
   const local = await startLocalTemporal({
     namespace: config.temporal.namespace,
-    port: 7233,
+    port: config.temporal.localPort,
     onFallback: (reason) => logger.info({ reason }, 'official Temporal dev server unavailable; using temporal-lite'),
   });
   stops.push(local.stop);
