@@ -25,27 +25,13 @@ import { defaultPriceBook } from '../src/pricing';
 import { defaultSettlementPolicy } from '../src/policy/settlement';
 import { registerSearchAttributes } from '../src/temporal/search-attributes';
 import { createWorker } from '../src/worker';
+import { percentile, round } from 'temporal-lite/bench/stats';
+import { runConcurrently } from './concurrency';
 
 const GENERATIONS = Number(process.env['BENCH_GENERATIONS'] ?? 600);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
 const WORKER_SLOTS = { maxConcurrentActivityTaskExecutions: 100, maxConcurrentWorkflowTaskExecutions: 100 };
 const ADMIN_KEY = `bench-admin-${randomUUID()}`;
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-const round = (n: number) => Math.round(n * 10) / 10;
-
-/** Runs `total` tasks on `concurrency` loops; returns elapsed seconds. */
-async function run(total: number, concurrency: number, task: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
-  const started = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    for (let i = next++; i < total; i = next++) await task(i);
-  }));
-  return (performance.now() - started) / 1000;
-}
 
 async function startTemporalLite(): Promise<{ address: string; child: ChildProcess }> {
   const bin = path.resolve(__dirname, '..', 'packages', 'temporal-lite', 'bin', 'temporal-lite');
@@ -142,9 +128,9 @@ async function benchGenerations(apiUrl: string): Promise<{ perSecond: number; se
     settleMs.push(performance.now() - t0);
     if (settled.status !== 200 || settled.body.capturedCredits !== 10) throw new Error(`outcome: ${settled.status} ${JSON.stringify(settled.body)}`);
   };
-  await run(CONCURRENCY, CONCURRENCY, oneGeneration); // warm-up: bundles loaded, connections open
+  await runConcurrently(CONCURRENCY, CONCURRENCY, oneGeneration); // warm-up: bundles loaded, connections open
   settleMs.length = 0;
-  const seconds = await run(GENERATIONS, CONCURRENCY, oneGeneration);
+  const seconds = await runConcurrently(GENERATIONS, CONCURRENCY, oneGeneration);
   console.log(`generations: ${GENERATIONS} in ${seconds.toFixed(2)} s`);
   return { perSecond: GENERATIONS / seconds, settleMs };
 }
@@ -153,8 +139,8 @@ async function benchNoop(client: Client): Promise<number> {
   const one = async () => {
     await client.workflow.execute('noopWorkflow', { taskQueue: 'bench-noop', workflowId: `noop-${randomUUID()}` });
   };
-  await run(CONCURRENCY, CONCURRENCY, one);
-  const seconds = await run(GENERATIONS, CONCURRENCY, one);
+  await runConcurrently(CONCURRENCY, CONCURRENCY, one);
+  const seconds = await runConcurrently(GENERATIONS, CONCURRENCY, one);
   console.log(`no-op workflows: ${GENERATIONS} in ${seconds.toFixed(2)} s`);
   return GENERATIONS / seconds;
 }

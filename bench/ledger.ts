@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Pool } from 'pg';
 import { createPool, migrate, startDatabase } from '../src/db';
+import { runConcurrently } from './concurrency';
 import { capture, createWallet, grantLot, reserve, audit } from '../src/ledger';
 
 const CLIENTS = 16;
@@ -39,15 +40,11 @@ async function setup(pool: Pool, runId: string): Promise<string[]> {
 /** Runs `total` tasks on CLIENTS concurrent loops; returns the elapsed seconds. */
 const clientCpuUs = { pairs: 0, base: 0 };
 async function run(total: number, task: (i: number) => Promise<void>, side?: keyof typeof clientCpuUs): Promise<number> {
-  let next = 0;
   const cpu = process.cpuUsage();
-  const started = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: CLIENTS }, async () => {
-    for (let i = next++; i < total; i = next++) await task(i);
-  }));
+  const seconds = await runConcurrently(total, CLIENTS, task);
   const used = process.cpuUsage(cpu);
   if (side) clientCpuUs[side] += used.user + used.system;
-  return Number(process.hrtime.bigint() - started) / 1e9;
+  return seconds;
 }
 
 async function pair(pool: Pool, walletId: string, k: string): Promise<void> {

@@ -125,11 +125,6 @@ export function isFeatureName(name: string): name is FeatureName {
   return (FEATURE_NAMES as readonly string[]).includes(name);
 }
 
-/** True when `contentType` (parameters like `; charset=` ignored) is allowed for the feature's outputs. */
-export function isAllowedOutputContentType(feature: FeatureName, contentType: string): boolean {
-  return contentTypeMatches(FEATURES[feature].outputContentTypes, contentType);
-}
-
 /** True when `contentType` (parameters ignored) is one of `allowed` (exact types or `type/*` families). */
 export function contentTypeMatches(allowed: readonly string[], contentType: string): boolean {
   const mediaType = contentType.split(';')[0]!.trim().toLowerCase();

@@ -4,7 +4,7 @@ export {
   type PriceBook, type Resolution, type ModelTier, type UpscaleTarget,
 } from './price-book';
 export {
-  FEATURES, FEATURE_NAMES, isFeatureName, isAllowedOutputContentType, contentTypeMatches,
+  FEATURES, FEATURE_NAMES, isFeatureName, contentTypeMatches,
   type FeatureDefinition, type FeatureName, type BreakdownLine,
 } from './features';
 export { quote, type Quote } from './quote';

@@ -1,5 +1,5 @@
 import {
-  defaultPriceBook, FEATURES, FEATURE_NAMES, isAllowedOutputContentType, PriceBookSchema, PricingError, quote,
+  defaultPriceBook, FEATURES, FEATURE_NAMES, contentTypeMatches, PriceBookSchema, PricingError, quote,
 } from '../../src/pricing';
 
 function pricingError(fn: () => unknown): PricingError {
@@ -112,12 +112,12 @@ describe('feature catalogue', () => {
   });
 
   it('matches output content types with wildcards and parameters', () => {
-    expect(isAllowedOutputContentType('image', 'image/png')).toBe(true);
-    expect(isAllowedOutputContentType('image', 'IMAGE/JPEG; q=1')).toBe(true);
-    expect(isAllowedOutputContentType('image', 'image/')).toBe(false);
-    expect(isAllowedOutputContentType('image', 'video/mp4')).toBe(false);
-    expect(isAllowedOutputContentType('video', 'video/mp4')).toBe(true);
-    expect(isAllowedOutputContentType('training', 'application/octet-stream')).toBe(true);
-    expect(isAllowedOutputContentType('training', 'text/html')).toBe(false);
+    expect(contentTypeMatches(FEATURES.image.outputContentTypes, 'image/png')).toBe(true);
+    expect(contentTypeMatches(FEATURES.image.outputContentTypes, 'IMAGE/JPEG; q=1')).toBe(true);
+    expect(contentTypeMatches(FEATURES.image.outputContentTypes, 'image/')).toBe(false);
+    expect(contentTypeMatches(FEATURES.image.outputContentTypes, 'video/mp4')).toBe(false);
+    expect(contentTypeMatches(FEATURES.video.outputContentTypes, 'video/mp4')).toBe(true);
+    expect(contentTypeMatches(FEATURES.training.outputContentTypes, 'application/octet-stream')).toBe(true);
+    expect(contentTypeMatches(FEATURES.training.outputContentTypes, 'text/html')).toBe(false);
   });
 });
