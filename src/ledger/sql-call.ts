@@ -5,7 +5,9 @@
  * the whole statement back, so a refusal leaves no trace. This module maps them to LedgerError.
  */
 import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
 import type { Db } from './types';
+import { callBatched } from './batcher';
 import { LedgerError, isLedgerErrorCode } from './errors';
 
 const LEDGER_SQLSTATE = 'LDG01';
@@ -68,11 +70,7 @@ export async function callLedgerFunction<T>(db: Db, fn: LedgerFunction, params: 
   for (let attempt = 1; ; attempt++) {
     const body = attempt > LOCKING_AFTER ? { ...params, locking: true } : params;
     try {
-      // A named statement: each pooled connection parses and plans it once, not on every call.
-      const res = await db.query<{ r: T }>({ name: fn, text: `SELECT ${fn}($1::jsonb) AS r`, values: [JSON.stringify(body)] });
-      const row = res.rows[0];
-      if (!row) throw new Error(`ledger: ${fn} returned no row`);
-      return row.r;
+      return (await execute(db, fn, JSON.stringify(body))) as T;
     } catch (e) {
       if (isRetryable(e as PgErrorLike | null) && attempt < MAX_ATTEMPTS && !isInsideTransaction(db)) continue;
       throw toLedgerError(e);
@@ -83,6 +81,21 @@ export async function callLedgerFunction<T>(db: Db, fn: LedgerFunction, params: 
 /** A checked-out client may be inside the caller's transaction, which an error has aborted: no retry there. */
 function isInsideTransaction(db: Db): boolean {
   return !('totalCount' in db);
+}
+
+/**
+ * One attempt. On a Pool, reservations and settlements are grouped with concurrent ones (batcher.ts);
+ * on a caller's client the call runs alone, inside whatever transaction the caller has open.
+ */
+async function execute(db: Db, fn: LedgerFunction, body: string): Promise<unknown> {
+  if ((fn === 'ledger_reserve' || fn === 'ledger_settle') && !isInsideTransaction(db)) {
+    return callBatched(db as Pool, fn, body);
+  }
+  // A named statement: each pooled connection parses and plans it once, not on every call.
+  const res = await db.query<{ r: unknown }>({ name: fn, text: `SELECT ${fn}($1::jsonb) AS r`, values: [body] });
+  const row = res.rows[0];
+  if (!row) throw new Error(`ledger: ${fn} returned no row`);
+  return row.r;
 }
 
 export type LedgerFunction =

@@ -1,0 +1,132 @@
+/**
+ * Group commit for reservations and settlements (migrations/0004_ledger_batch.sql has the SQL half).
+ *
+ * Natural batching, no timers: while fewer than MAX_IN_FLIGHT groups are in Postgres a call is sent at
+ * once (an idle ledger adds no latency); calls that arrive while every slot is busy wait and leave together
+ * as the next group, up to MAX_GROUP calls. Under load a group costs one round trip and one commit for many
+ * operations, and on a hot lot one lock window instead of one per operation.
+ *
+ * Each call's outcome is exactly what the single call would have produced: its result, or its error with
+ * the same SQLSTATE, message, detail and constraint — so callLedgerFunction maps refusals and retries the
+ * same way whichever path a call took.
+ */
+import type { Pool } from 'pg';
+
+/** Two groups in flight keep both of a small machine's cores busy; more would mostly wait on each other. */
+const MAX_IN_FLIGHT = 2;
+/** Below Postgres' 64 cached subtransactions per transaction (see the migration). */
+const MAX_GROUP = 32;
+
+export type BatchableFunction = 'ledger_reserve' | 'ledger_settle';
+
+/** The fields of a pg DatabaseError that the ledger's error mapping and retry logic read. */
+export class BatchedCallError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly detail: string | undefined,
+    readonly constraint: string | undefined,
+  ) {
+    super(message);
+    this.name = 'BatchedCallError';
+  }
+}
+
+interface PendingCall {
+  fn: BatchableFunction;
+  body: string;
+  resolve: (result: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type Outcome = { r: unknown } | { e: { code: string; message: string; detail: string | null; constraint: string | null } };
+
+/** What a pool's batcher has sent: groups (single calls count as groups of one) and the calls in them. */
+export interface BatchStats {
+  groups: number;
+  calls: number;
+  largestGroup: number;
+}
+
+class Batcher {
+  private readonly waiting: PendingCall[] = [];
+  private inFlight = 0;
+  readonly stats: BatchStats = { groups: 0, calls: 0, largestGroup: 0 };
+
+  constructor(private readonly pool: Pool) {}
+
+  call(fn: BatchableFunction, body: string): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ fn, body, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < MAX_IN_FLIGHT && this.waiting.length > 0) {
+      const group = this.waiting.splice(0, MAX_GROUP);
+      this.stats.groups++;
+      this.stats.calls += group.length;
+      this.stats.largestGroup = Math.max(this.stats.largestGroup, group.length);
+      this.inFlight++;
+      void this.send(group).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async send(group: PendingCall[]): Promise<void> {
+    if (group.length === 1) {
+      // Alone: the plain call, without the group's subtransaction.
+      const only = group[0] as PendingCall;
+      try {
+        const res = await this.pool.query<{ r: unknown }>({ name: only.fn, text: `SELECT ${only.fn}($1::jsonb) AS r`, values: [only.body] });
+        only.resolve(res.rows[0]?.r);
+      } catch (e) {
+        only.reject(e);
+      }
+      return;
+    }
+    let outcomes: Outcome[];
+    try {
+      const res = await this.pool.query<{ r: Outcome[] }>({
+        name: 'ledger_batch',
+        text: 'SELECT ledger_batch($1::text[], $2::jsonb[]) AS r',
+        values: [group.map((c) => c.fn), group.map((c) => c.body)],
+      });
+      outcomes = res.rows[0]?.r ?? [];
+    } catch (e) {
+      // The group as a whole failed (connection lost, server shutting down): every call sees that error.
+      for (const c of group) c.reject(e);
+      return;
+    }
+    group.forEach((c, i) => {
+      const o = outcomes[i];
+      if (o === undefined || o === null) c.reject(new Error(`ledger_batch returned no outcome for call ${i}`));
+      else if ('r' in o) c.resolve(o.r);
+      else c.reject(new BatchedCallError(o.e.message, o.e.code, o.e.detail ?? undefined, o.e.constraint ?? undefined));
+    });
+  }
+}
+
+const batchers = new WeakMap<Pool, Batcher>();
+
+function batcherOf(pool: Pool): Batcher {
+  let batcher = batchers.get(pool);
+  if (!batcher) {
+    batcher = new Batcher(pool);
+    batchers.set(pool, batcher);
+  }
+  return batcher;
+}
+
+/** Runs `SELECT fn($1::jsonb)` on the pool, grouped with concurrent calls; resolves to the function's result. */
+export function callBatched(pool: Pool, fn: BatchableFunction, body: string): Promise<unknown> {
+  return batcherOf(pool).call(fn, body);
+}
+
+/** A copy of the pool's grouping figures (for tests and metrics). */
+export function batchStats(pool: Pool): BatchStats {
+  return { ...batcherOf(pool).stats };
+}

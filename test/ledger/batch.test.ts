@@ -1,0 +1,121 @@
+/**
+ * Group commit (src/ledger/batcher.ts, migrations/0004_ledger_batch.sql): concurrent reservations and
+ * settlements share one transaction, yet each call keeps the outcome it would have had alone.
+ */
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { expectAuditClean } from '../support/audit';
+import { T0, at, key, newWallet } from '../support/ledger-fixtures';
+import { capture, getBalance, getHold, grantLot, isLedgerError, reserve } from '../../src/ledger';
+import { batchStats } from '../../src/ledger/batcher';
+import { requestHash } from '../../src/ledger/sql-call';
+
+let db: TestDatabase;
+beforeAll(async () => { db = await createTestDatabase({ poolMax: 20 }); });
+afterAll(async () => { await db.drop(); });
+afterEach(async () => { await expectAuditClean(db.pool); });
+
+async function grant(walletId: string, kind: 'promotional' | 'purchased', amountCredits: number): Promise<void> {
+  await grantLot(db.pool, { walletId, kind, amountCredits, idempotencyKey: key('grant'), now: T0 });
+}
+
+/** Parameters exactly as operations.ts builds them for a reservation. */
+function reserveParams(walletId: string, amount: number, idempotencyKey: string): string {
+  return JSON.stringify({
+    key: idempotencyKey, hash: requestHash('reserve', { walletId, amount }), now: T0, wallet_id: walletId, amount,
+    hold_expires_at: at(1), refs: {},
+  });
+}
+
+type Outcome = { r: Record<string, unknown> } | { e: { code: string; message: string; detail: string | null } };
+
+async function runGroup(fns: string[], params: string[]): Promise<Outcome[]> {
+  const res = await db.pool.query<{ r: Outcome[] }>('SELECT ledger_batch($1::text[], $2::jsonb[]) AS r', [fns, params]);
+  return res.rows[0]?.r ?? [];
+}
+
+test('concurrent reservations and captures are sent in groups and each settles exactly once', async () => {
+  const w = await newWallet(db.pool);
+  await grant(w, 'promotional', 100);
+  await grant(w, 'purchased', 1000);
+  const before = batchStats(db.pool);
+  const holds = await Promise.all(Array.from({ length: 40 }, () =>
+    reserve(db.pool, { walletId: w, amountCredits: 7, idempotencyKey: key('r'), holdExpiresAt: at(1), now: T0 })));
+  const settled = await Promise.all(holds.map((h) => capture(db.pool, { holdId: h.holdId, idempotencyKey: key('c'), now: T0 })));
+  const after = batchStats(db.pool);
+
+  expect(after.calls - before.calls).toBeGreaterThanOrEqual(80); // more if a stale plan was retried
+  expect(after.groups - before.groups).toBeLessThan(80); // some calls shared a transaction
+  expect(after.largestGroup).toBeGreaterThan(1);
+  expect(new Set(holds.map((h) => h.holdId)).size).toBe(40);
+  for (const s of settled) expect(s).toMatchObject({ state: 'captured', capturedCredits: 7, releasedCredits: 0, replayed: false });
+  // Soonest-expiring first across the group too: the promotional lot (90 d) is used up before the purchased one.
+  expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 1100 - 280, heldCredits: 0 });
+  const promoFirst = holds.filter((h) => h.allocations.length === 2);
+  expect(promoFirst.length).toBeLessThanOrEqual(1); // the one reservation straddling the two lots
+});
+
+test('one group: a refused call leaves no trace and does not disturb the others; a repeated key replays', async () => {
+  const w = await newWallet(db.pool);
+  await grant(w, 'purchased', 10);
+  const k1 = key('g1');
+  const outcomes = await runGroup(
+    ['ledger_reserve', 'ledger_reserve', 'ledger_settle', 'ledger_reserve'],
+    [
+      reserveParams(w, 6, k1),
+      reserveParams(w, 6, key('g2')), // only 4 left after the first
+      JSON.stringify({ key: key('s'), hash: 'x', now: T0, mode: 'capture', hold_id: '00000000-0000-7000-8000-000000000000', amount: null, refund_days: 30, refs: {} }),
+      reserveParams(w, 6, k1), // same key, same content: the first result
+    ],
+  );
+  expect(outcomes).toHaveLength(4);
+  const [first, refused, missing, replay] = outcomes as [Outcome, Outcome, Outcome, Outcome];
+  expect('r' in first && first.r['replayed']).toBe(false);
+  expect(refused).toMatchObject({ e: { code: 'LDG01', message: 'InsufficientCredits' } });
+  expect(JSON.parse(('e' in refused && refused.e.detail) || '{}')).toMatchObject({ shortfallCredits: 2 });
+  expect(missing).toMatchObject({ e: { code: 'LDG01', message: 'HoldNotFound' } });
+  expect('r' in replay && replay.r['replayed']).toBe(true);
+  expect('r' in replay && replay.r['hold_id']).toBe('r' in first && first.r['hold_id']);
+
+  // Only the first reservation exists: one hold, one operation, 6 held.
+  const holdId = String('r' in first && first.r['hold_id']);
+  expect(await getHold(db.pool, { holdId })).toMatchObject({ state: 'pending', amountCredits: 6 });
+  const ops = await db.pool.query('SELECT count(*)::int AS n FROM ledger_operations WHERE wallet_id = $1', [w]);
+  expect(ops.rows[0].n).toBe(2); // the grant and the first reservation
+  expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 4, heldCredits: 6 });
+});
+
+test('a group refuses what cannot be grouped, as a whole and without effect', async () => {
+  const w = await newWallet(db.pool);
+  await grant(w, 'purchased', 1000);
+  const tooMany = Array.from({ length: 33 }, () => reserveParams(w, 1, key('many')));
+  await expect(runGroup(tooMany.map(() => 'ledger_reserve'), tooMany)).rejects.toThrow(/at most 32/);
+  const outcomes = await runGroup(['ledger_grant'], [reserveParams(w, 1, key('grant-in-group'))]);
+  expect(outcomes[0]).toMatchObject({ e: { message: expect.stringMatching(/cannot be batched/) } });
+  expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 1000, heldCredits: 0 });
+});
+
+test('grouped calls on many multi-lot wallets: every wallet ends exact, every refusal is InsufficientCredits', async () => {
+  const wallets = await Promise.all(Array.from({ length: 6 }, () => newWallet(db.pool)));
+  for (const w of wallets) {
+    await grant(w, 'promotional', 20);
+    await grant(w, 'purchased', 30);
+  }
+  // 120 pairs over 6 wallets of 50 credits (two lots each, so reservations straddle lots): a wallet affords
+  // ten 5-credit holds at once, and each capture of 3 releases 2.
+  const captures = new Map<string, number>(wallets.map((w) => [w, 0]));
+  await Promise.all(Array.from({ length: 120 }, async (_, i) => {
+    const walletId = wallets[(i * 5) % wallets.length] as string;
+    try {
+      const h = await reserve(db.pool, { walletId, amountCredits: 5, idempotencyKey: key('p'), holdExpiresAt: at(1), now: T0 });
+      await capture(db.pool, { holdId: h.holdId, amountCredits: 3, idempotencyKey: key('pc'), now: T0 });
+      captures.set(walletId, (captures.get(walletId) ?? 0) + 1);
+    } catch (e) {
+      if (!(isLedgerError(e) && e.code === 'InsufficientCredits')) throw e;
+    }
+  }));
+  for (const w of wallets) {
+    const n = captures.get(w) ?? 0;
+    expect(n).toBeGreaterThanOrEqual(10);
+    expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 50 - 3 * n, heldCredits: 0 });
+  }
+});
