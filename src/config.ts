@@ -44,6 +44,7 @@ const EnvSchema = z.object({
   ),
   BAD_RESULT_REPORT_WINDOW_HOURS: intWithDefault(72, 1, 24 * 365),
   IDEMPOTENCY_RETENTION_HOURS: intWithDefault(24, 1, 24 * 365),
+  API_KEY_CACHE_SECONDS: intWithDefault(10, 0, 3600),
 });
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -85,6 +86,8 @@ export interface Config {
   readonly api: {
     /** HTTP idempotency records older than this may be purged; replays after it execute anew. */
     readonly idempotencyRetentionHours: number;
+    /** How long a verified API key is trusted without a database read (0: never). */
+    readonly keyCacheSeconds: number;
   };
 }
 
@@ -131,7 +134,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       settlement: { refundedReasons: e.SETTLEMENT_REFUNDED_REASONS },
       badResultReportWindowHours: e.BAD_RESULT_REPORT_WINDOW_HOURS,
     },
-    api: { idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS },
+    api: { idempotencyRetentionHours: e.IDEMPOTENCY_RETENTION_HOURS, keyCacheSeconds: e.API_KEY_CACHE_SECONDS },
   });
 }
 

@@ -3,6 +3,7 @@
  * database and server.ts only adds the socket.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { ApiKeyCache } from './auth/key-cache';
 import type { AppDeps } from './deps';
 import { ApiError, toErrorResponse } from './errors';
 import { mountRoute } from './mount';
@@ -27,7 +28,8 @@ function requestLog(deps: AppDeps) {
   };
 }
 
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(appDeps: AppDeps): express.Express {
+  const deps: AppDeps = { ...appDeps, keyCache: appDeps.keyCache ?? new ApiKeyCache(appDeps.config.api.keyCacheSeconds * 1000) };
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: query schemas expect flat strings

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import type { Logger } from 'pino';
 import type { Config } from '../config';
 import type { PriceBook } from '../pricing';
+import type { ApiKeyCache } from './auth/key-cache';
 import type { IdempotencyOptions } from './idempotency/run';
 
 /** Everything the HTTP layer needs, passed in so tests build an app on a test database without listening. */
@@ -16,4 +17,6 @@ export interface AppDeps {
   generations?: { client: Client; taskQueue: string };
   /** Overrides for tests (e.g. a short wait for in-progress duplicates). */
   idempotency?: Partial<IdempotencyOptions>;
+  /** Verified keys (createApp makes one from config.api.keyCacheSeconds when none is given). */
+  keyCache?: ApiKeyCache;
 }

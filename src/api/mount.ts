@@ -88,7 +88,7 @@ async function execute(x: Execution): Promise<StoredResponse> {
 async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Response): Promise<StoredResponse> {
   const logger = deps.logger.child({ route: `${spec.method.toUpperCase()} ${spec.path}` });
   try {
-    const principal = spec.access === 'public' ? null : await authenticate(deps.pool, req.header('authorization'));
+    const principal = spec.access === 'public' ? null : await authenticate(deps.pool, req.header('authorization'), deps.keyCache);
     // For the request log line: who called (never the key itself).
     if (principal) res.locals['principal'] = { keyId: principal.keyId, role: principal.role };
     if (principal) authorize(principal, spec.access);

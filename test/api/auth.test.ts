@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { ApiKeyCache } from '../../src/api/auth/key-cache';
 import { auditClean, createKey, createWallet, expectError, get, grant, journalCount, post, setupApiTest, type ApiTest } from './helpers';
 
 let t: ApiTest;
@@ -32,6 +33,25 @@ describe('authentication', () => {
     expect(first.body).toEqual({ id: created.body.id, revokedAt: expect.any(String) });
     expect((await revoke()).body).toEqual(first.body);
     expectError(await get(t, '/v1/price-book', key), 401, 'Unauthorized');
+  });
+
+  it('a key revoked by another API process stops working once its cached verification expires', async () => {
+    let nowMs = 1_000_000;
+    const cached = await setupApiTest({ keyCache: new ApiKeyCache(10_000, 100, () => nowMs) });
+    try {
+      const created = await post(cached, '/v1/api-keys', { role: 'support' });
+      const key = created.body.key as string;
+      expect((await get(cached, '/v1/price-book', key)).status).toBe(200); // verified and remembered
+      // Revoked behind this process's back (as another API process would): the database says no at once...
+      await cached.pool.query('UPDATE api_keys SET revoked_at = now() WHERE key_id = $1::uuid', [created.body.id]);
+      expect((await get(cached, '/v1/price-book', key)).status).toBe(200); // ...this process trusts it for the TTL
+      nowMs += 10_000;
+      expectError(await get(cached, '/v1/price-book', key), 401, 'Unauthorized');
+      // An unknown key is never remembered: a key created after a failed attempt works at once.
+      expectError(await get(cached, '/v1/price-book', 'ck_unknown'), 401, 'Unauthorized');
+    } finally {
+      await cached.close();
+    }
   });
 
   it('revoking an unknown key → 404; a support key may not revoke', async () => {

@@ -1,17 +1,22 @@
 /** Bearer-key authentication and role checks. Unknown and revoked keys are indistinguishable (401). */
 import type { Pool } from 'pg';
 import { ApiError, walletNotFound } from '../errors';
+import type { ApiKeyCache } from './key-cache';
 import { hashApiKey } from './keys';
 import { findActiveKeyByHash } from './store';
 import type { Access, Principal } from './roles';
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
-export async function authenticate(pool: Pool, authorizationHeader: string | undefined): Promise<Principal> {
+export async function authenticate(pool: Pool, authorizationHeader: string | undefined, cache?: ApiKeyCache): Promise<Principal> {
   const match = authorizationHeader ? BEARER.exec(authorizationHeader) : null;
   if (!match) throw new ApiError('Unauthorized', 'missing or malformed Authorization: Bearer <key> header');
-  const principal = await findActiveKeyByHash(pool, hashApiKey(match[1]!));
+  const keyHash = hashApiKey(match[1]!);
+  const remembered = cache?.get(keyHash);
+  if (remembered) return remembered;
+  const principal = await findActiveKeyByHash(pool, keyHash);
   if (!principal) throw new ApiError('Unauthorized', 'invalid API key');
+  cache?.remember(keyHash, principal);
   return principal;
 }
 

@@ -42,6 +42,7 @@ export const revokeApiKeyRoute = defineRoute({
     if (params.id === principal!.keyId) throw new ApiError('Forbidden', 'an API key cannot revoke itself');
     const revoked = await revokeApiKey(deps.pool, params.id);
     if (!revoked) throw new ApiError('NotFound', 'API key not found');
+    deps.keyCache?.forgetKeyId(revoked.keyId);
     return { id: revoked.keyId, revokedAt: iso(revoked.revokedAt) };
   },
 });
