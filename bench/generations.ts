@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import nodeHttp from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -27,6 +28,7 @@ import { registerSearchAttributes } from '../src/temporal/search-attributes';
 import { createWorker } from '../src/worker';
 import { percentile, round } from 'temporal-lite/bench/stats';
 import { runConcurrently } from './concurrency';
+import { cpuPerItem, cpuSnapshot } from './cpu-usage';
 
 const GENERATIONS = Number(process.env['BENCH_GENERATIONS'] ?? 600);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
@@ -50,13 +52,35 @@ async function startTemporalLite(): Promise<{ address: string; child: ChildProce
   throw new Error('temporal-lite did not start');
 }
 
+/**
+ * The load driver stands in for a generation service and shares the machine with the system under test, so
+ * it uses the lightest client at hand: node:http over kept-alive sockets (fetch costs it ~1 ms more CPU per
+ * request pair on this machine, all of it charged to the generations).
+ */
+const agent = new nodeHttp.Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- bench-side JSON, checked field by field where used
-async function http(url: string, body: unknown, key: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(url, {
-    method: 'POST', body: JSON.stringify(body),
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'idempotency-key': randomUUID() },
+function http(url: string, body: unknown, key: string): Promise<{ status: number; body: any }> {
+  const payload = JSON.stringify(body);
+  const headers = {
+    'content-type': 'application/json', 'content-length': Buffer.byteLength(payload),
+    authorization: `Bearer ${key}`, 'idempotency-key': randomUUID(),
+  };
+  return new Promise((resolve, reject) => {
+    const req = nodeHttp.request(url, { method: 'POST', agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
   });
-  return { status: res.status, body: await res.json() };
 }
 
 async function main(): Promise<void> {
@@ -91,18 +115,21 @@ async function main(): Promise<void> {
       activities: { noop: async () => undefined }, ...WORKER_SLOTS,
     });
 
-    const generations = await generationWorker.runUntil(() => benchGenerations(api.url));
-    const noop = await noopWorker.runUntil(() => benchNoop(client));
+    const generations = await generationWorker.runUntil(() => benchGenerations(api.url, temporal.child.pid));
+    const noop = await noopWorker.runUntil(() => benchNoop(client, temporal.child.pid));
     const violations = (await audit(pool)).violations;
     if (violations.length > 0) throw new Error(`audit found ${violations.length} violations`);
 
     const result = {
       generations_per_s: round(generations.perSecond),
-      noop_wf_per_s: round(noop),
-      ratio: Math.round((generations.perSecond / noop) * 100) / 100,
+      noop_wf_per_s: round(noop.perSecond),
+      ratio: Math.round((generations.perSecond / noop.perSecond) * 100) / 100,
       settle_p50_ms: round(percentile(generations.settleMs, 50)),
       settle_p99_ms: round(percentile(generations.settleMs, 99)),
     };
+    agent.destroy();
+    console.log(`CPU per generation: ${generations.cpu}`);
+    console.log(`CPU per no-op workflow: ${noop.cpu}`);
     console.log(`conditions: ${os.cpus().length} cores, ${GENERATIONS} generations and ${GENERATIONS} no-op workflows, ${CONCURRENCY} concurrent clients, temporal-lite in a child process, embedded Postgres (durable defaults), audit clean`);
     console.log(JSON.stringify(result));
   } finally {
@@ -110,7 +137,7 @@ async function main(): Promise<void> {
   }
 }
 
-async function benchGenerations(apiUrl: string): Promise<{ perSecond: number; settleMs: number[] }> {
+async function benchGenerations(apiUrl: string, temporalPid: number | undefined): Promise<{ perSecond: number; settleMs: number[]; cpu: string }> {
   const admin = (p: string, b: unknown) => http(`${apiUrl}${p}`, b, ADMIN_KEY);
   const wallet = await admin('/v1/wallets', { ownerType: 'user', ownerId: `bench-${randomUUID()}` });
   await admin(`/v1/wallets/${wallet.body.id}/grants`, { kind: 'purchased', amountCredits: 1_000_000_000 });
@@ -130,19 +157,23 @@ async function benchGenerations(apiUrl: string): Promise<{ perSecond: number; se
   };
   await runConcurrently(CONCURRENCY, CONCURRENCY, oneGeneration); // warm-up: bundles loaded, connections open
   settleMs.length = 0;
+  const before = cpuSnapshot(temporalPid);
   const seconds = await runConcurrently(GENERATIONS, CONCURRENCY, oneGeneration);
+  const cpu = cpuPerItem(before, cpuSnapshot(temporalPid), GENERATIONS);
   console.log(`generations: ${GENERATIONS} in ${seconds.toFixed(2)} s`);
-  return { perSecond: GENERATIONS / seconds, settleMs };
+  return { perSecond: GENERATIONS / seconds, settleMs, cpu };
 }
 
-async function benchNoop(client: Client): Promise<number> {
+async function benchNoop(client: Client, temporalPid: number | undefined): Promise<{ perSecond: number; cpu: string }> {
   const one = async () => {
     await client.workflow.execute('noopWorkflow', { taskQueue: 'bench-noop', workflowId: `noop-${randomUUID()}` });
   };
   await runConcurrently(CONCURRENCY, CONCURRENCY, one);
+  const before = cpuSnapshot(temporalPid);
   const seconds = await runConcurrently(GENERATIONS, CONCURRENCY, one);
+  const cpu = cpuPerItem(before, cpuSnapshot(temporalPid), GENERATIONS);
   console.log(`no-op workflows: ${GENERATIONS} in ${seconds.toFixed(2)} s`);
-  return GENERATIONS / seconds;
+  return { perSecond: GENERATIONS / seconds, cpu };
 }
 
 main().catch((err: unknown) => {
