@@ -77,17 +77,7 @@ class Batcher {
   }
 
   private async send(group: PendingCall[]): Promise<void> {
-    if (group.length === 1) {
-      // Alone: the plain call, without the group's subtransaction.
-      const only = group[0] as PendingCall;
-      try {
-        const res = await this.pool.query<{ r: unknown }>({ name: only.fn, text: `SELECT ${only.fn}($1::jsonb) AS r`, values: [only.body] });
-        only.resolve(res.rows[0]?.r);
-      } catch (e) {
-        only.reject(e);
-      }
-      return;
-    }
+    if (group.length === 1) return this.sendAlone(group[0] as PendingCall);
     let outcomes: Outcome[];
     try {
       const res = await this.pool.query<{ r: Outcome[] }>({
@@ -96,9 +86,11 @@ class Batcher {
         values: [group.map((c) => c.fn), group.map((c) => c.body)],
       });
       outcomes = res.rows[0]?.r ?? [];
-    } catch (e) {
-      // The group as a whole failed (connection lost, server shutting down): every call sees that error.
-      for (const c of group) c.reject(e);
+    } catch {
+      // The group failed as a whole (a call whose parameters broke the grouping query itself, a lost
+      // connection). Each call goes again alone and gets its own outcome; had the group committed after
+      // all (a connection lost during COMMIT), the calls replay their first results by their keys.
+      await Promise.all(group.map((c) => this.sendAlone(c)));
       return;
     }
     group.forEach((c, i) => {
@@ -107,6 +99,16 @@ class Batcher {
       else if ('r' in o) c.resolve(o.r);
       else c.reject(new BatchedCallError(o.e.message, o.e.code, o.e.detail ?? undefined, o.e.constraint ?? undefined));
     });
+  }
+
+  /** The plain call, without a group's subtransaction. */
+  private async sendAlone(call: PendingCall): Promise<void> {
+    try {
+      const res = await this.pool.query<{ r: unknown }>({ name: call.fn, text: `SELECT ${call.fn}($1::jsonb) AS r`, values: [call.body] });
+      call.resolve(res.rows[0]?.r);
+    } catch (e) {
+      call.reject(e);
+    }
   }
 }
 

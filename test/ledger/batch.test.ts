@@ -6,7 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db';
 import { expectAuditClean } from '../support/audit';
 import { T0, at, key, newWallet } from '../support/ledger-fixtures';
 import { capture, getBalance, getHold, grantLot, isLedgerError, reserve } from '../../src/ledger';
-import { batchStats } from '../../src/ledger/batcher';
+import { batchStats, callBatched } from '../../src/ledger/batcher';
 import { requestHash } from '../../src/ledger/sql-call';
 
 let db: TestDatabase;
@@ -82,6 +82,25 @@ test('one group: a refused call leaves no trace and does not disturb the others;
   const ops = await db.pool.query('SELECT count(*)::int AS n FROM ledger_operations WHERE wallet_id = $1', [w]);
   expect(ops.rows[0].n).toBe(2); // the grant and the first reservation
   expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 4, heldCredits: 6 });
+});
+
+test('a call that breaks its group is answered alone, and so is every other call of that group', async () => {
+  const w = await newWallet(db.pool);
+  await grant(w, 'purchased', 1000);
+  const malformedSettle = JSON.stringify({ key: key('bad'), hash: 'x', now: T0, mode: 'release', hold_id: 'not-a-uuid', amount: null, refund_days: 30, refs: {} });
+  const before = batchStats(db.pool);
+  // Two calls fill the two in-flight slots; the rest wait and leave as one group, which the malformed id breaks.
+  const calls = [
+    ...Array.from({ length: 4 }, () => callBatched(db.pool, 'ledger_reserve', reserveParams(w, 10, key('ok')))),
+    callBatched(db.pool, 'ledger_settle', malformedSettle),
+    ...Array.from({ length: 2 }, () => callBatched(db.pool, 'ledger_reserve', reserveParams(w, 10, key('ok')))),
+  ];
+  const settled = await Promise.allSettled(calls);
+  expect(batchStats(db.pool).largestGroup).toBeGreaterThan(1);
+  expect(batchStats(db.pool).groups - before.groups).toBeLessThan(7);
+  expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+  expect((settled[4] as PromiseRejectedResult).reason).toMatchObject({ code: '22P02' });
+  expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 940, heldCredits: 60 });
 });
 
 test('a group refuses what cannot be grouped, as a whole and without effect', async () => {
