@@ -9,6 +9,7 @@
 import {
   ApplicationFailure,
   CancellationScope,
+  Trigger,
   allHandlersFinished,
   condition,
   isCancellation,
@@ -52,12 +53,17 @@ interface Run {
   verdict: ReceivedVerdict | undefined;
   deadlineAtMs: number;
   maxDeadlineAtMs: number;
+  /** Resolved once the reservation is held or refused. */
+  decided: Trigger<void>;
+  /** Resolved once the generation is settled or refused. */
+  finished: Trigger<void>;
 }
 
 export async function generation(input: GenerationInput): Promise<Settlement> {
   const run: Run = {
     input, state: initialState(input), verdict: undefined,
     deadlineAtMs: Number.POSITIVE_INFINITY, maxDeadlineAtMs: Number.POSITIVE_INFINITY,
+    decided: new Trigger<void>(), finished: new Trigger<void>(),
   };
   installHandlers(run);
 
@@ -83,6 +89,7 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
     report: verdict?.kind === 'outcome' ? verdict.report : undefined,
   }));
   state.phase = 'settled';
+  run.finished.resolve();
   upsertSearchAttributes([{ key: generationStatusKey, value: statusOf(state.settlement) }]);
   await condition(allHandlersFinished);
   return state.settlement;
@@ -95,11 +102,13 @@ function initialState(input: GenerationInput): GenerationState {
   };
 }
 
+// The handlers wait on triggers the main flow resolves rather than on `condition`s: a condition is
+// re-evaluated after every activation job, a trigger wakes its waiters exactly once.
 function installHandlers(run: Run): void {
   const { state } = run;
   setHandler(generationStateQuery, () => state);
   setHandler(awaitReservationUpdate, async () => {
-    await condition(() => state.phase !== 'reserving');
+    await run.decided;
     if (state.rejection) {
       throw ApplicationFailure.create({ type: state.rejection.code, message: state.rejection.message, nonRetryable: true, details: [state.rejection] });
     }
@@ -117,7 +126,7 @@ function installHandlers(run: Run): void {
     reportOutcomeUpdate,
     async (report) => {
       run.verdict ??= { kind: 'outcome', report };
-      return await settlementOnceDone(state);
+      return await settlementOnceDone(run);
     },
     { validator: (report) => checkVerdict(run, { kind: 'outcome', report: checkOutcomeReport(report) }) },
   );
@@ -125,16 +134,17 @@ function installHandlers(run: Run): void {
     cancelGenerationUpdate,
     async (_request) => {
       run.verdict ??= { kind: 'cancel' };
-      return await settlementOnceDone(state);
+      return await settlementOnceDone(run);
     },
     { validator: (_request) => checkVerdict(run, { kind: 'cancel' }) },
   );
 }
 
 /** A verdict can arrive before the reservation is decided; if the reservation is then refused, say so. */
-async function settlementOnceDone(state: GenerationState): Promise<Settlement> {
-  await condition(() => state.settlement !== null || state.phase === 'rejected');
-  if (state.settlement) return state.settlement;
+async function settlementOnceDone(run: Run): Promise<Settlement> {
+  await run.finished;
+  const { settlement } = run.state;
+  if (settlement) return settlement;
   throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
 }
 
@@ -163,6 +173,7 @@ function markReserved(run: Run, reserved: ReserveGenerationResult, startedAtMs: 
   state.deadlineAt = new Date(run.deadlineAtMs).toISOString();
   state.maxDeadlineAt = new Date(run.maxDeadlineAtMs).toISOString();
   upsertSearchAttributes([{ key: generationStatusKey, value: 'reserved' }]);
+  run.decided.resolve();
 }
 
 /** Waits for an outcome, a cancel or the deadline (which progress reports may push back). */
@@ -191,6 +202,8 @@ async function refuse(run: Run, err: unknown): Promise<never> {
   run.state.rejection = { code: failure.type, message: failure.message, shortfallCredits: details.shortfallCredits };
   run.state.phase = 'rejected';
   upsertSearchAttributes([{ key: generationStatusKey, value: 'rejected' }]);
+  run.decided.resolve();
+  run.finished.resolve();
   await condition(allHandlersFinished);
   throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true, details: [run.state.rejection] });
 }
