@@ -35,13 +35,24 @@ export function cpuSnapshot(temporalPid: number | undefined): CpuSnapshot {
   return snapshot;
 }
 
-/** "self 12.3 ms, postgres 4.5 ms, temporal 4.1 ms, other 0.9 ms (total 21.8 ms)" per item of the phase. */
-export function cpuPerItem(before: CpuSnapshot, after: CpuSnapshot, items: number): string {
-  if (after.size === 0) return 'n/a (not Linux)';
+/** What was spent between two snapshots, per group; add several phases up with `addCpu`. */
+export function cpuBetween(before: CpuSnapshot, after: CpuSnapshot): CpuSnapshot {
+  const spent: CpuSnapshot = new Map();
+  for (const [group, ticks] of after) spent.set(group, ticks - (before.get(group) ?? 0));
+  return spent;
+}
+
+export function addCpu(total: CpuSnapshot, more: CpuSnapshot): void {
+  for (const [group, ticks] of more) total.set(group, (total.get(group) ?? 0) + ticks);
+}
+
+/** "self 12.3 ms, postgres 4.5 ms, temporal 4.1 ms, other 0.9 ms (total 21.8 ms)" per item. */
+export function cpuPerItem(spent: CpuSnapshot, items: number): string {
+  if (spent.size === 0) return 'n/a (not Linux)';
   const parts: string[] = [];
   let total = 0;
   for (const group of ['self', 'postgres', 'temporal', 'other']) {
-    const ms = (((after.get(group) ?? 0) - (before.get(group) ?? 0)) * TICK_MS) / items;
+    const ms = ((spent.get(group) ?? 0) * TICK_MS) / items;
     total += ms;
     parts.push(`${group} ${ms.toFixed(1)} ms`);
   }

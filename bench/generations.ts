@@ -4,7 +4,10 @@
  * server; in the same run, a minimal workflow with one no-op activity on the same server and worker settings;
  * plus the settle latency (outcome report → response) p50/p99.
  *
- *   npm run bench:generations   (BENCH_GENERATIONS=600, BENCH_CONCURRENCY=32)
+ *   npm run bench:generations   (BENCH_GENERATIONS=600 per side, BENCH_CONCURRENCY=32, BENCH_ROUNDS=3)
+ *
+ * The two sides alternate over BENCH_ROUNDS rounds (generations, then no-op workflows, in each round), so
+ * that a change in the machine's load falls on both rather than on whichever ran second.
  *
  * The Temporal server runs in its own process (as the SDK would start it); API, worker and load driver share
  * this one. The last line is one JSON object.
@@ -28,10 +31,11 @@ import { registerSearchAttributes } from '../src/temporal/search-attributes';
 import { createWorker } from '../src/worker';
 import { percentile, round } from 'temporal-lite/bench/stats';
 import { runConcurrently } from './concurrency';
-import { cpuPerItem, cpuSnapshot } from './cpu-usage';
+import { addCpu, cpuBetween, cpuPerItem, cpuSnapshot, type CpuSnapshot } from './cpu-usage';
 
 const GENERATIONS = Number(process.env['BENCH_GENERATIONS'] ?? 600);
 const CONCURRENCY = Number(process.env['BENCH_CONCURRENCY'] ?? 32);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
 const WORKER_SLOTS = { maxConcurrentActivityTaskExecutions: 100, maxConcurrentWorkflowTaskExecutions: 100 };
 const ADMIN_KEY = `bench-admin-${randomUUID()}`;
 
@@ -115,36 +119,66 @@ async function main(): Promise<void> {
       activities: { noop: async () => undefined }, ...WORKER_SLOTS,
     });
 
-    const generations = await generationWorker.runUntil(() => benchGenerations(api.url, temporal.child.pid));
-    const noop = await noopWorker.runUntil(() => benchNoop(client, temporal.child.pid));
+    const sides = await generationWorker.runUntil(() => noopWorker.runUntil(async () => {
+      const generations = await generationSide(api.url);
+      const noop = noopSide(client);
+      await runConcurrently(CONCURRENCY, CONCURRENCY, generations.one); // warm-up: bundles loaded, connections open
+      await runConcurrently(CONCURRENCY, CONCURRENCY, noop.one);
+      generations.settleMs.length = 0;
+      const perRound = Math.ceil(GENERATIONS / ROUNDS);
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const side of [generations, noop]) await measure(side, perRound, temporal.child.pid);
+      }
+      return { generations, noop };
+    }));
+    const { generations, noop } = sides;
     const violations = (await audit(pool)).violations;
     if (violations.length > 0) throw new Error(`audit found ${violations.length} violations`);
 
+    const generationsPerSecond = generations.items / generations.seconds;
+    const noopPerSecond = noop.items / noop.seconds;
     const result = {
-      generations_per_s: round(generations.perSecond),
-      noop_wf_per_s: round(noop.perSecond),
-      ratio: Math.round((generations.perSecond / noop.perSecond) * 100) / 100,
+      generations_per_s: round(generationsPerSecond),
+      noop_wf_per_s: round(noopPerSecond),
+      ratio: Math.round((generationsPerSecond / noopPerSecond) * 100) / 100,
       settle_p50_ms: round(percentile(generations.settleMs, 50)),
       settle_p99_ms: round(percentile(generations.settleMs, 99)),
     };
     agent.destroy();
-    console.log(`CPU per generation: ${generations.cpu}`);
-    console.log(`CPU per no-op workflow: ${noop.cpu}`);
-    console.log(`conditions: ${os.cpus().length} cores, ${GENERATIONS} generations and ${GENERATIONS} no-op workflows, ${CONCURRENCY} concurrent clients, temporal-lite in a child process, embedded Postgres (durable defaults), audit clean`);
+    console.log(`generations: ${generations.items} in ${generations.seconds.toFixed(2)} s; no-op workflows: ${noop.items} in ${noop.seconds.toFixed(2)} s`);
+    console.log(`CPU per generation: ${cpuPerItem(generations.cpu, generations.items)}`);
+    console.log(`CPU per no-op workflow: ${cpuPerItem(noop.cpu, noop.items)}`);
+    console.log(`conditions: ${os.cpus().length} cores, ${generations.items} generations and ${noop.items} no-op workflows in ${ROUNDS} alternating rounds, ${CONCURRENCY} concurrent clients, temporal-lite in a child process, embedded Postgres (durable defaults), audit clean`);
     console.log(JSON.stringify(result));
   } finally {
     for (const stop of stops) await stop().catch(() => undefined);
   }
 }
 
-async function benchGenerations(apiUrl: string, temporalPid: number | undefined): Promise<{ perSecond: number; settleMs: number[]; cpu: string }> {
+/** One side of the comparison: a task, and what its measured runs added up to. */
+interface Side {
+  one: () => Promise<void>;
+  items: number;
+  seconds: number;
+  cpu: CpuSnapshot;
+}
+
+async function measure(side: Side, items: number, temporalPid: number | undefined): Promise<void> {
+  const before = cpuSnapshot(temporalPid);
+  side.seconds += await runConcurrently(items, CONCURRENCY, side.one);
+  addCpu(side.cpu, cpuBetween(before, cpuSnapshot(temporalPid)));
+  side.items += items;
+}
+
+/** A generation end to end: HTTP start (credits held) → HTTP success report, answered with the settlement. */
+async function generationSide(apiUrl: string): Promise<Side & { settleMs: number[] }> {
   const admin = (p: string, b: unknown) => http(`${apiUrl}${p}`, b, ADMIN_KEY);
   const wallet = await admin('/v1/wallets', { ownerType: 'user', ownerId: `bench-${randomUUID()}` });
   await admin(`/v1/wallets/${wallet.body.id}/grants`, { kind: 'purchased', amountCredits: 1_000_000_000 });
   const serviceKey = (await admin('/v1/api-keys', { role: 'service' })).body.key as string;
   const settleMs: number[] = [];
   const output = { url: 'https://cdn.example/x.png', sizeBytes: 1000, contentType: 'image/png' };
-  const oneGeneration = async () => {
+  const one = async () => {
     const generationId = `bench-${randomUUID()}`;
     const started = await http(`${apiUrl}/v1/generations`, {
       generationId, walletId: wallet.body.id, userId: 'bench', feature: 'image', params: { resolution: '1K' }, platform: 'api',
@@ -155,25 +189,15 @@ async function benchGenerations(apiUrl: string, temporalPid: number | undefined)
     settleMs.push(performance.now() - t0);
     if (settled.status !== 200 || settled.body.capturedCredits !== 10) throw new Error(`outcome: ${settled.status} ${JSON.stringify(settled.body)}`);
   };
-  await runConcurrently(CONCURRENCY, CONCURRENCY, oneGeneration); // warm-up: bundles loaded, connections open
-  settleMs.length = 0;
-  const before = cpuSnapshot(temporalPid);
-  const seconds = await runConcurrently(GENERATIONS, CONCURRENCY, oneGeneration);
-  const cpu = cpuPerItem(before, cpuSnapshot(temporalPid), GENERATIONS);
-  console.log(`generations: ${GENERATIONS} in ${seconds.toFixed(2)} s`);
-  return { perSecond: GENERATIONS / seconds, settleMs, cpu };
+  return { one, settleMs, items: 0, seconds: 0, cpu: new Map() };
 }
 
-async function benchNoop(client: Client, temporalPid: number | undefined): Promise<{ perSecond: number; cpu: string }> {
+/** The minimal workflow: one no-op activity, started and awaited through the Temporal client. */
+function noopSide(client: Client): Side {
   const one = async () => {
     await client.workflow.execute('noopWorkflow', { taskQueue: 'bench-noop', workflowId: `noop-${randomUUID()}` });
   };
-  await runConcurrently(CONCURRENCY, CONCURRENCY, one);
-  const before = cpuSnapshot(temporalPid);
-  const seconds = await runConcurrently(GENERATIONS, CONCURRENCY, one);
-  const cpu = cpuPerItem(before, cpuSnapshot(temporalPid), GENERATIONS);
-  console.log(`no-op workflows: ${GENERATIONS} in ${seconds.toFixed(2)} s`);
-  return { perSecond: GENERATIONS / seconds, cpu };
+  return { one, items: 0, seconds: 0, cpu: new Map() };
 }
 
 main().catch((err: unknown) => {
