@@ -20,10 +20,15 @@
 -- of two groups) is left to Postgres' deadlock detector: the victim call fails with 40P01 inside its own
 -- subtransaction and is retried by the caller; the rest of its group is unaffected.
 --
+-- Slow neighbours. A caller runs only a couple of groups at once, so a group stuck behind a row lock would
+-- hold up every call behind it: groups wait at most 1 s for a lock (lock_timeout below). The call that timed
+-- out fails alone with 55P03, and the caller sends it again outside the groups, where it may wait.
+--
 -- At most 32 calls per group (enforced by the caller): beyond 64 subtransactions with writes a
 -- transaction's snapshot overflows, and every other backend starts reading pg_subtrans.
 CREATE FUNCTION ledger_batch(p_fns text[], p_params jsonb[]) RETURNS jsonb[] LANGUAGE plpgsql
   SET enable_seqscan = off  -- see "Plans" in 0001_ledger.sql
+  SET lock_timeout = '1s'
 AS $$
 DECLARE
   v_out jsonb[] := '{}';

@@ -9,6 +9,11 @@
  * Each call's outcome is exactly what the single call would have produced: its result, or its error with
  * the same SQLSTATE, message, detail and constraint — so callLedgerFunction maps refusals and retries the
  * same way whichever path a call took.
+ *
+ * Isolation from slow neighbours. Only MAX_IN_FLIGHT groups run at once, so a group stuck behind a row lock
+ * would hold up every other call of the process. Groups therefore wait at most 1 s for a lock (lock_timeout
+ * on ledger_batch): a call that times out (55P03), or whose whole group failed (GroupFailedError), is sent
+ * again by callLedgerFunction on its own connection, outside the groups, where it may wait as long as it must.
  */
 import type { Pool } from 'pg';
 
@@ -30,6 +35,19 @@ export class BatchedCallError extends Error {
     super(message);
     this.name = 'BatchedCallError';
   }
+}
+
+/** The group as a whole failed; nothing is known about this call, which should be sent again alone. */
+export class GroupFailedError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`ledger group failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'GroupFailedError';
+  }
+}
+
+/** Lock wait exceeded inside a group (SQLSTATE 55P03 from ledger_batch's lock_timeout). */
+export function timedOutInGroup(e: unknown): boolean {
+  return e instanceof BatchedCallError && e.code === '55P03';
 }
 
 interface PendingCall {
@@ -77,7 +95,6 @@ class Batcher {
   }
 
   private async send(group: PendingCall[]): Promise<void> {
-    if (group.length === 1) return this.sendAlone(group[0] as PendingCall);
     let outcomes: Outcome[];
     try {
       const res = await this.pool.query<{ r: Outcome[] }>({
@@ -86,29 +103,19 @@ class Batcher {
         values: [group.map((c) => c.fn), group.map((c) => c.body)],
       });
       outcomes = res.rows[0]?.r ?? [];
-    } catch {
+    } catch (e) {
       // The group failed as a whole (a call whose parameters broke the grouping query itself, a lost
-      // connection). Each call goes again alone and gets its own outcome; had the group committed after
+      // connection). Each call is sent again alone and gets its own outcome; had the group committed after
       // all (a connection lost during COMMIT), the calls replay their first results by their keys.
-      await Promise.all(group.map((c) => this.sendAlone(c)));
+      for (const c of group) c.reject(new GroupFailedError(e));
       return;
     }
     group.forEach((c, i) => {
       const o = outcomes[i];
-      if (o === undefined || o === null) c.reject(new Error(`ledger_batch returned no outcome for call ${i}`));
+      if (o === undefined || o === null) c.reject(new GroupFailedError(new Error(`no outcome for call ${i}`)));
       else if ('r' in o) c.resolve(o.r);
       else c.reject(new BatchedCallError(o.e.message, o.e.code, o.e.detail ?? undefined, o.e.constraint ?? undefined));
     });
-  }
-
-  /** The plain call, without a group's subtransaction. */
-  private async sendAlone(call: PendingCall): Promise<void> {
-    try {
-      const res = await this.pool.query<{ r: unknown }>({ name: call.fn, text: `SELECT ${call.fn}($1::jsonb) AS r`, values: [call.body] });
-      call.resolve(res.rows[0]?.r);
-    } catch (e) {
-      call.reject(e);
-    }
   }
 }
 

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Db } from './types';
-import { callBatched } from './batcher';
+import { GroupFailedError, callBatched, timedOutInGroup } from './batcher';
 import { LedgerError, isLedgerErrorCode } from './errors';
 
 const LEDGER_SQLSTATE = 'LDG01';
@@ -67,13 +67,18 @@ const LOCKING_AFTER = 2;
  * its own statement (and, on a Pool, its own transaction), so a retried attempt starts from scratch.
  */
 export async function callLedgerFunction<T>(db: Db, fn: LedgerFunction, params: Record<string, unknown>): Promise<T> {
+  let alone = false;
   for (let attempt = 1; ; attempt++) {
     const body = attempt > LOCKING_AFTER ? { ...params, locking: true } : params;
     try {
-      return (await execute(db, fn, JSON.stringify(body))) as T;
+      return (await execute(db, fn, JSON.stringify(body), alone)) as T;
     } catch (e) {
+      if ((e instanceof GroupFailedError || timedOutInGroup(e)) && attempt < MAX_ATTEMPTS) {
+        alone = true; // its group could not answer for it, or it waited too long for a lock there
+        continue;
+      }
       if (isRetryable(e as PgErrorLike | null) && attempt < MAX_ATTEMPTS && !isInsideTransaction(db)) continue;
-      throw toLedgerError(e);
+      throw toLedgerError(e instanceof GroupFailedError ? e.cause : e);
     }
   }
 }
@@ -84,11 +89,11 @@ function isInsideTransaction(db: Db): boolean {
 }
 
 /**
- * One attempt. On a Pool, reservations and settlements are grouped with concurrent ones (batcher.ts);
- * on a caller's client the call runs alone, inside whatever transaction the caller has open.
+ * One attempt. On a Pool, reservations and settlements are grouped with concurrent ones (batcher.ts) unless
+ * `alone`; on a caller's client the call runs alone, inside whatever transaction the caller has open.
  */
-async function execute(db: Db, fn: LedgerFunction, body: string): Promise<unknown> {
-  if ((fn === 'ledger_reserve' || fn === 'ledger_settle') && !isInsideTransaction(db)) {
+async function execute(db: Db, fn: LedgerFunction, body: string, alone: boolean): Promise<unknown> {
+  if (!alone && (fn === 'ledger_reserve' || fn === 'ledger_settle') && !isInsideTransaction(db)) {
     return callBatched(db as Pool, fn, body);
   }
   // A named statement: each pooled connection parses and plans it once, not on every call.
