@@ -18,13 +18,15 @@
 import type { Pool } from 'pg';
 
 /**
- * Groups in flight per pool: a quarter of the pool's connections (at least two), so the operator's pool
- * size sets the ledger's concurrency too and most connections stay free for everything else. On the
- * 2-core development VM 1, 2 and 4 measured the same; each group keeps one backend busy.
+ * Groups in flight per pool: one per eight of the pool's connections, at least two — so the operator's pool
+ * size sets the ledger's concurrency too, and most connections stay free for everything else. Fewer, larger
+ * groups amortise better: on the 2-core development VM, with 16 clients, 2 in flight gave 0.16–0.18 (spread)
+ * and 0.27–0.31 (hot) on bench:ledger, 4 in flight 0.13–0.14 and 0.24–0.26.
  */
 function groupsInFlight(pool: Pool): number {
-  return Math.max(2, Math.floor((pool.options.max ?? 10) / 4));
+  return Math.max(2, Math.floor((pool.options.max ?? 10) / 8));
 }
+
 /** Below Postgres' 64 cached subtransactions per transaction (see the migration). */
 const MAX_GROUP = 32;
 

@@ -10,7 +10,7 @@ import { batchStats } from '../../src/ledger/batcher';
 import { callLedgerFunction, requestHash } from '../../src/ledger/sql-call';
 
 let db: TestDatabase;
-// A pool of 8 runs two groups at once (a quarter of its connections): the tests below count on it.
+// A pool of 8 runs two groups at once (the minimum): the tests below count on it.
 beforeAll(async () => { db = await createTestDatabase({ poolMax: 8 }); });
 afterAll(async () => { await db.drop(); });
 afterEach(async () => { await expectAuditClean(db.pool); });
