@@ -18,6 +18,10 @@
 -- exception is one key reused concurrently for two different operations — a client bug that ends as an
 -- IdempotencyConflict; Postgres' deadlock detector breaks the tie and the caller's retry reports it.)
 --
+-- CHECK constraints. The row rules below are written as plain CHECKs for reading; 0005_ledger_compact_checks
+-- restates those of lots, holds and journal as one function-based CHECK per table (same rules, far cheaper
+-- per statement).
+--
 -- Plans. plpgsql caches a generic plan per statement and session, costed on the statistics of the moment
 -- it was made; a table that was nearly empty then (a fresh deployment, a benchmark's first seconds) gets a
 -- sequential scan (or a scan of a partial index) that is kept while the table grows — measured: the

@@ -74,6 +74,34 @@ test('the audit reports tampered counters and holds', async () => {
   await expectAuditClean(db.pool);
 });
 
+test('the tables refuse rows that break the ledger rules, whoever writes them', async () => {
+  const w = await newWallet(db.pool);
+  const g = await grantLot(db.pool, { walletId: w, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 });
+  const r = await reserve(db.pool, { walletId: w, amountCredits: 4, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
+  const lot = (set: string) => db.pool.query(`UPDATE ledger_lots SET ${set} WHERE id = $1::uuid`, [g.lot.lotId]);
+  const hold = (set: string) => db.pool.query(`UPDATE ledger_holds SET ${set} WHERE id = $1::uuid`, [r.holdId]);
+  for (const broken of [
+    'available = available + 1', // conservation: granted = available + held + consumed + expired + revoked
+    'available = -1, consumed = consumed + available + 1', // a negative counter, even when the sum holds
+    'granted = 0, available = 0, held = 0', "kind = 'gift'", "status = 'frozen'", 'expires_at = granted_at',
+  ]) {
+    await expect(lot(broken)).rejects.toThrow(/ledger_lots_valid/);
+  }
+  for (const broken of [
+    "state = 'captured'", // resolved without captured + released = amount and a resolution time
+    "state = 'captured', captured = amount", "captured = 1", "refunded = 1", "state = 'lost'",
+  ]) {
+    await expect(hold(broken)).rejects.toThrow(/ledger_holds_valid/);
+  }
+  await expect(db.pool.query(
+    `INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, created_at)
+     VALUES (gen_random_uuid(), 'x', 'grant', 0, $1::uuid, $2::uuid, now())`, [w, g.lot.lotId])).rejects.toThrow(/ledger_journal_valid/);
+  await expect(db.pool.query(
+    `INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, created_at)
+     VALUES (gen_random_uuid(), 'x', 'gift', 1, $1::uuid, $2::uuid, now())`, [w, g.lot.lotId])).rejects.toThrow(/ledger_journal_valid/);
+  await expectAuditClean(db.pool);
+});
+
 test('allocations live on the hold: their rules are CHECKed, and the audit finds tampered ones', async () => {
   const w = await newWallet(db.pool);
   await grantLot(db.pool, { walletId: w, kind: 'promotional', amountCredits: 3, idempotencyKey: key(), now: T0 });
