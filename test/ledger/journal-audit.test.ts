@@ -84,6 +84,7 @@ test('the tables refuse rows that break the ledger rules, whoever writes them', 
     'available = available + 1', // conservation: granted = available + held + consumed + expired + revoked
     'available = -1, consumed = consumed + available + 1', // a negative counter, even when the sum holds
     'granted = 0, available = 0, held = 0', "kind = 'gift'", "status = 'frozen'", 'expires_at = granted_at',
+    "kind = 'promotional'", 'kind_rank = 0', // the consumption rank must match the kind
   ]) {
     await expect(lot(broken)).rejects.toThrow(/ledger_lots_valid/);
   }
