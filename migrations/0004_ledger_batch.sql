@@ -26,7 +26,9 @@
 --
 -- At most 32 calls per group (enforced by the caller): beyond 64 subtransactions with writes a
 -- transaction's snapshot overflows, and every other backend starts reading pg_subtrans.
-CREATE FUNCTION ledger_batch(p_fns text[], p_params jsonb[]) RETURNS jsonb[] LANGUAGE plpgsql
+-- p_params is one jsonb array (element i for p_fns[i + 1]) and so is the result: one value to parse each way,
+-- rather than an array of jsonb values quoted and parsed one by one.
+CREATE FUNCTION ledger_batch(p_fns text[], p_params jsonb) RETURNS jsonb LANGUAGE plpgsql
   SET enable_seqscan = off  -- see "Plans" in 0001_ledger.sql
   SET lock_timeout = '1s'
 AS $$
@@ -36,21 +38,20 @@ DECLARE
   v_i int;
   v_state text; v_message text; v_detail text; v_constraint text;
 BEGIN
-  IF coalesce(array_length(p_fns, 1), 0) <> coalesce(array_length(p_params, 1), 0)
-     OR coalesce(array_length(p_fns, 1), 0) > 32 THEN
+  IF coalesce(array_length(p_fns, 1), 0) <> jsonb_array_length(p_params) OR coalesce(array_length(p_fns, 1), 0) > 32 THEN
     RAISE EXCEPTION 'ledger_batch: % functions for % parameter sets (at most 32)',
-      array_length(p_fns, 1), array_length(p_params, 1);
+      array_length(p_fns, 1), jsonb_array_length(p_params);
   END IF;
   SELECT array_agg(u.i::int ORDER BY coalesce(h.wallet_id, (u.p->>'wallet_id')::uuid), u.i) INTO v_order
-  FROM unnest(p_fns, p_params) WITH ORDINALITY AS u(fn, p, i)
+  FROM ROWS FROM (unnest(p_fns), jsonb_array_elements(p_params)) WITH ORDINALITY AS u(fn, p, i)
   LEFT JOIN LATERAL (SELECT x.wallet_id FROM ledger_holds x
                      WHERE u.fn = 'ledger_settle' AND x.id = (u.p->>'hold_id')::uuid OFFSET 0) h ON true;
   v_out := array_fill(NULL::jsonb, ARRAY[coalesce(array_length(p_fns, 1), 0)]);
   FOREACH v_i IN ARRAY coalesce(v_order, '{}') LOOP
     BEGIN
       v_out[v_i] := CASE p_fns[v_i]
-        WHEN 'ledger_reserve' THEN jsonb_build_object('r', ledger_reserve(p_params[v_i]))
-        WHEN 'ledger_settle' THEN jsonb_build_object('r', ledger_settle(p_params[v_i]))
+        WHEN 'ledger_reserve' THEN jsonb_build_object('r', ledger_reserve(p_params -> (v_i - 1)))
+        WHEN 'ledger_settle' THEN jsonb_build_object('r', ledger_settle(p_params -> (v_i - 1)))
       END;
       IF v_out[v_i] IS NULL THEN
         RAISE EXCEPTION 'ledger_batch: % cannot be batched', p_fns[v_i];
@@ -62,10 +63,10 @@ BEGIN
         'detail', nullif(v_detail, ''), 'constraint', nullif(v_constraint, '')));
     END;
   END LOOP;
-  RETURN v_out;
+  RETURN to_jsonb(v_out);
 END $$;
 
 
 -- Down Migration
 
-DROP FUNCTION IF EXISTS ledger_batch(text[], jsonb[]);
+DROP FUNCTION IF EXISTS ledger_batch(text[], jsonb);

@@ -110,8 +110,9 @@ class Batcher {
     try {
       const res = await this.pool.query<{ r: Outcome[] }>({
         name: 'ledger_batch',
-        text: 'SELECT ledger_batch($1::text[], $2::jsonb[]) AS r',
-        values: [group.map((c) => c.fn), group.map((c) => c.body)],
+        text: 'SELECT ledger_batch($1::text[], $2::jsonb) AS r',
+        // The bodies are JSON already: joined, they are the JSON array of the group's parameters.
+        values: [group.map((c) => c.fn), `[${group.map((c) => c.body).join(',')}]`],
       });
       outcomes = res.rows[0]?.r ?? [];
     } catch (e) {

@@ -30,7 +30,7 @@ function reserveParams(walletId: string, amount: number, idempotencyKey: string)
 type Outcome = { r: Record<string, unknown> } | { e: { code: string; message: string; detail: string | null } };
 
 async function runGroup(fns: string[], params: string[]): Promise<Outcome[]> {
-  const res = await db.pool.query<{ r: Outcome[] }>('SELECT ledger_batch($1::text[], $2::jsonb[]) AS r', [fns, params]);
+  const res = await db.pool.query<{ r: Outcome[] }>('SELECT ledger_batch($1::text[], $2::jsonb) AS r', [fns, `[${params.join(',')}]`]);
   return res.rows[0]?.r ?? [];
 }
 
