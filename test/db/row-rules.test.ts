@@ -19,10 +19,11 @@ test('generations: a valid row is accepted, each broken rule refused', async () 
   await generation({});
   await generation({ status: "'rejected'", hold_id: 'NULL' });
   await generation({ status: "'captured'", settled_at: 'now()' });
-  for (const broken of [
+  const brokenRows: Array<Record<string, string>> = [
     { generation_id: "''" }, { generation_id: `'${'x'.repeat(201)}'` }, { platform: "'desktop'" }, { status: "'lost'" },
     { cost_credits: '0' }, { hold_id: 'NULL' }, { status: "'rejected'" }, { settled_at: 'now()' }, { status: "'captured'" },
-  ]) {
+  ];
+  for (const broken of brokenRows) {
     await expect(generation(broken)).rejects.toThrow(/violates check constraint "generations_/);
   }
 });
