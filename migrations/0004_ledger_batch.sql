@@ -24,8 +24,9 @@
 -- hold up every call behind it: groups wait at most 1 s for a lock (lock_timeout below). The call that timed
 -- out fails alone with 55P03, and the caller sends it again outside the groups, where it may wait.
 --
--- At most 32 calls per group (enforced by the caller): beyond 64 subtransactions with writes a
--- transaction's snapshot overflows, and every other backend starts reading pg_subtrans.
+-- At most 32 calls per group (the caller's limit, and refused here): beyond 64 subtransactions with writes
+-- a transaction's snapshot overflows, and every other backend starts reading pg_subtrans.
+--
 -- p_params is one jsonb array (element i for p_fns[i + 1]) and so is the result: one value to parse each way,
 -- rather than an array of jsonb values quoted and parsed one by one.
 CREATE FUNCTION ledger_batch(p_fns text[], p_params jsonb) RETURNS jsonb LANGUAGE plpgsql
