@@ -19,8 +19,8 @@
 -- IdempotencyConflict; Postgres' deadlock detector breaks the tie and the caller's retry reports it.)
 --
 -- CHECK constraints. The row rules below are written as plain CHECKs for reading; 0005_ledger_compact_checks
--- restates those of lots, holds and journal as one function-based CHECK per table (same rules, far cheaper
--- per statement).
+-- restates those of lots, holds and journal as one function-based CHECK per table, and kind_rank as a plain
+-- column set on insert (same rules, far cheaper per statement).
 --
 -- Plans. plpgsql caches a generic plan per statement and session, costed on the statistics of the moment
 -- it was made; a table that was nearly empty then (a fresh deployment, a benchmark's first seconds) gets a
