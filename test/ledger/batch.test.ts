@@ -134,6 +134,35 @@ test('a call stuck behind a lock leaves its group after 1 s and waits alone; the
   expect(await getBalance(db.pool, { walletId: free, now: T0 })).toMatchObject({ availableCredits: 40, heldCredits: 60 });
 });
 
+test('a group whose connection dies mid-way: its calls are sent again alone and each takes effect once', async () => {
+  const w = await newWallet(db.pool);
+  await grant(w, 'purchased', 100);
+  const locker = await db.pool.connect();
+  try {
+    // Hold the lot so that the groups are certainly in flight, then kill their backends.
+    await locker.query('BEGIN');
+    await locker.query('SELECT id FROM ledger_lots WHERE wallet_id = $1::uuid FOR UPDATE', [w]);
+    const calls = Array.from({ length: 4 }, (_, i) =>
+      reserve(db.pool, { walletId: w, amountCredits: 5, idempotencyKey: `${key('killed')}-${i}`, holdExpiresAt: at(1), now: T0 }));
+    let killed = 0;
+    for (let attempt = 0; attempt < 50 && killed === 0; attempt++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const res = await locker.query<{ n: number }>(
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE datname = current_database() AND query LIKE 'SELECT ledger_batch%' AND wait_event_type = 'Lock'`);
+      killed = res.rows[0]!.n;
+    }
+    expect(killed).toBeGreaterThan(0);
+    await locker.query('COMMIT');
+    const holds = await Promise.all(calls);
+    expect(new Set(holds.map((h) => h.holdId)).size).toBe(4);
+  } finally {
+    await locker.query('ROLLBACK').catch(() => undefined);
+    locker.release();
+  }
+  expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 80, heldCredits: 20 });
+});
+
 test('a group refuses what cannot be grouped, as a whole and without effect', async () => {
   const w = await newWallet(db.pool);
   await grant(w, 'purchased', 1000);
