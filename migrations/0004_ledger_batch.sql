@@ -43,10 +43,14 @@ BEGIN
     RAISE EXCEPTION 'ledger_batch: % functions for % parameter sets (at most 32)',
       array_length(p_fns, 1), jsonb_array_length(p_params);
   END IF;
-  SELECT array_agg(u.i::int ORDER BY coalesce(h.wallet_id, (u.p->>'wallet_id')::uuid), u.i) INTO v_order
-  FROM ROWS FROM (unnest(p_fns), jsonb_array_elements(p_params)) WITH ORDINALITY AS u(fn, p, i)
-  LEFT JOIN LATERAL (SELECT x.wallet_id FROM ledger_holds x
-                     WHERE u.fn = 'ledger_settle' AND x.id = (u.p->>'hold_id')::uuid OFFSET 0) h ON true;
+  IF array_length(p_fns, 1) = 1 THEN
+    v_order := ARRAY[1];  -- a lone call (an idle ledger's every call): nothing to order, no query for it
+  ELSE
+    SELECT array_agg(u.i::int ORDER BY coalesce(h.wallet_id, (u.p->>'wallet_id')::uuid), u.i) INTO v_order
+    FROM ROWS FROM (unnest(p_fns), jsonb_array_elements(p_params)) WITH ORDINALITY AS u(fn, p, i)
+    LEFT JOIN LATERAL (SELECT x.wallet_id FROM ledger_holds x
+                       WHERE u.fn = 'ledger_settle' AND x.id = (u.p->>'hold_id')::uuid OFFSET 0) h ON true;
+  END IF;
   v_out := array_fill(NULL::jsonb, ARRAY[coalesce(array_length(p_fns, 1), 0)]);
   FOREACH v_i IN ARRAY coalesce(v_order, '{}') LOOP
     BEGIN
