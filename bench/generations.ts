@@ -119,7 +119,7 @@ async function main(): Promise<void> {
       activities: { noop: async () => undefined }, ...WORKER_SLOTS,
     });
 
-    const sides = await generationWorker.runUntil(() => noopWorker.runUntil(async () => {
+    const { generations, noop } = await generationWorker.runUntil(() => noopWorker.runUntil(async () => {
       const generations = await generationSide(api.url);
       const noop = noopSide(client);
       await runConcurrently(CONCURRENCY, CONCURRENCY, generations.one); // warm-up: bundles loaded, connections open
@@ -131,7 +131,6 @@ async function main(): Promise<void> {
       }
       return { generations, noop };
     }));
-    const { generations, noop } = sides;
     const violations = (await audit(pool)).violations;
     if (violations.length > 0) throw new Error(`audit found ${violations.length} violations`);
 
