@@ -3,23 +3,36 @@ import type { Balance, Db, GetBalanceInput, Hold, JournalPage, ListJournalInput 
 import { LedgerError } from './errors';
 import { creditsFromDb } from './amounts';
 import { holdFromRow, journalFromRow, lotAmountsFromJson, lotFromRow } from './mappers';
-import { getWallet, requireUuid } from './wallets';
+import { requireUuid } from './wallets';
 
 const LOT_COLUMNS = `id::text AS id, wallet_id::text AS wallet_id, kind, status, granted_at, expires_at,
   granted::text AS granted, available::text AS available, held::text AS held, consumed::text AS consumed,
   expired::text AS expired, revoked::text AS revoked, purchase_id, subscription_period_id, promo_id, refund_request_id`;
 
-/** Lots in consumption order: expiry, then kind rank, then grant time, then id (same as reservations). */
+/**
+ * Lots in consumption order: expiry, then kind rank, then grant time, then id (same as reservations).
+ * One statement for the wallet and its lots: every response about a wallet reads this (its headers).
+ */
 export async function getBalance(db: Db, input: GetBalanceInput): Promise<Balance> {
-  const wallet = await getWallet(db, { walletId: input.walletId });
+  const walletId = requireUuid(input.walletId, 'walletId', 'WalletNotFound');
   const now = input.now ?? new Date();
   const res = await db.query(
-    `SELECT ${LOT_COLUMNS} FROM ledger_lots
-     WHERE wallet_id = $1::uuid AND ($3::boolean OR (status = 'active' AND expires_at > $2::timestamptz AND (available > 0 OR held > 0)))
-     ORDER BY expires_at, kind_rank, granted_at, ledger_lots.id`, // the uuid, not the text alias
-    [wallet.walletId, now, input.includeClosedLots === true],
+    `SELECT w.status AS wallet_status, l.*
+     FROM ledger_wallets w
+     LEFT JOIN LATERAL (
+       SELECT ${LOT_COLUMNS}, ledger_lots.id AS lot_uuid, kind_rank FROM ledger_lots
+       WHERE wallet_id = w.id AND ($3::boolean OR (status = 'active' AND expires_at > $2::timestamptz AND (available > 0 OR held > 0)))
+     ) l ON true
+     WHERE w.id = $1::uuid
+     ORDER BY l.expires_at, l.kind_rank, l.granted_at, l.lot_uuid`,
+    [walletId, now, input.includeClosedLots === true],
   );
-  const lots = res.rows.map(lotFromRow);
+  const first = res.rows[0] as Record<string, unknown> | undefined;
+  if (!first) throw new LedgerError('WalletNotFound', 'wallet not found', { walletId });
+  const walletStatus = first['wallet_status'] as Balance['walletStatus'];
+  // A wallet without lots comes back as one row whose lot columns are all null.
+  const lotRows = first['id'] === null ? [] : res.rows;
+  const lots = lotRows.map(lotFromRow);
   let available = 0;
   let held = 0;
   let nextExpiryAt: Date | null = null;
@@ -31,7 +44,7 @@ export async function getBalance(db: Db, input: GetBalanceInput): Promise<Balanc
       if (nextExpiryAt === null || lot.expiresAt < nextExpiryAt) nextExpiryAt = lot.expiresAt;
     }
   }
-  return { walletId: wallet.walletId, walletStatus: wallet.status, availableCredits: available, heldCredits: held, nextExpiryAt, lots };
+  return { walletId, walletStatus, availableCredits: available, heldCredits: held, nextExpiryAt, lots };
 }
 
 export async function getHold(db: Db, input: { holdId: string }): Promise<Hold> {
