@@ -21,7 +21,7 @@ export async function getBalance(db: Db, input: GetBalanceInput): Promise<Balanc
      FROM ledger_wallets w
      LEFT JOIN LATERAL (
        SELECT ${LOT_COLUMNS}, ledger_lots.id AS lot_uuid, kind_rank FROM ledger_lots
-       WHERE wallet_id = w.id AND ($3::boolean OR (status = 'active' AND expires_at > $2::timestamptz AND (available > 0 OR held > 0)))
+       WHERE wallet_id = w.id AND ($3::boolean OR held > 0 OR (status = 'active' AND expires_at > $2::timestamptz AND available > 0))
      ) l ON true
      WHERE w.id = $1::uuid
      ORDER BY l.expires_at, l.kind_rank, l.granted_at, l.lot_uuid`,

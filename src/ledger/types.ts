@@ -258,9 +258,13 @@ export interface Balance {
   walletStatus: WalletStatus;
   /** Usable now: available credits of active lots not past their expiry. */
   availableCredits: number;
+  /** Reserved by pending holds, including credits of lots that expired or were revoked while held. */
   heldCredits: number;
   nextExpiryAt: Date | null;
-  /** In consumption order. */
+  /**
+   * In consumption order: the usable lots with credits, and any lot still holding credits; every lot with
+   * `includeClosedLots`.
+   */
   lots: Lot[];
 }
 

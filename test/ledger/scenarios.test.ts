@@ -143,6 +143,10 @@ describe('expiry and refunds', () => {
     const r = await hold(w, 6);
     const ex = await expireLot(db.pool, { lotId: a, idempotencyKey: key(), now: at(1) });
     expect(ex.amountCredits).toBe(4);
+    // Still held for the generation in flight: the balance keeps showing them (and the expired lot holding them).
+    const during = await getBalance(db.pool, { walletId: w, now: at(1.5) });
+    expect(during).toMatchObject({ availableCredits: 0, heldCredits: 6, nextExpiryAt: null });
+    expect(during.lots.map((l) => [l.lotId, l.status, l.heldCredits])).toEqual([[a, 'expired', 6]]);
     const c = await capture(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: at(2) });
     expect(c.capturedCredits).toBe(6);
     const lot = (await getBalance(db.pool, { walletId: w, now: at(2), includeClosedLots: true })).lots[0];
