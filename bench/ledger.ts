@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { Pool } from 'pg';
 import { createPool, migrate, startDatabase } from '../src/db';
 import { runConcurrently } from './concurrency';
+import { addCpu, cpuBetween, cpuPerItem, cpuSnapshot, type CpuSnapshot } from './cpu-usage';
 import { capture, createWallet, grantLot, reserve, audit } from '../src/ledger';
 
 const CLIENTS = 16;
@@ -37,13 +38,18 @@ async function setup(pool: Pool, runId: string): Promise<string[]> {
   return ids;
 }
 
+/** CPU spent per phase and process (this one, Postgres), summed over the rounds. */
+const phaseCpu = new Map<string, CpuSnapshot>();
+
 /** Runs `total` tasks on CLIENTS concurrent loops; returns the elapsed seconds. */
-const clientCpuUs = { pairs: 0, base: 0 };
-async function run(total: number, task: (i: number) => Promise<void>, side?: keyof typeof clientCpuUs): Promise<number> {
-  const cpu = process.cpuUsage();
+async function run(total: number, task: (i: number) => Promise<void>, phase?: string): Promise<number> {
+  const before = cpuSnapshot(undefined);
   const seconds = await runConcurrently(total, CLIENTS, task);
-  const used = process.cpuUsage(cpu);
-  if (side) clientCpuUs[side] += used.user + used.system;
+  if (phase) {
+    const spent = phaseCpu.get(phase) ?? new Map<string, number>();
+    addCpu(spent, cpuBetween(before, cpuSnapshot(undefined)));
+    phaseCpu.set(phase, spent);
+  }
   return seconds;
 }
 
@@ -74,10 +80,10 @@ async function main(): Promise<void> {
     const secs = { pairsSpread: 0, baseSpread: 0, pairsHot: 0, baseHot: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       const o = round * per;
-      secs.pairsSpread += await run(per, (i) => pair(pool, wallets[pick(o + i)] as string, `${runId}:s:${o + i}`), 'pairs');
-      secs.baseSpread += await run(per, (i) => debit(pool, pick(o + i)), 'base');
-      secs.pairsHot += await run(per, (i) => pair(pool, wallets[0] as string, `${runId}:h:${o + i}`), 'pairs');
-      secs.baseHot += await run(per, () => debit(pool, 0), 'base');
+      secs.pairsSpread += await run(per, (i) => pair(pool, wallets[pick(o + i)] as string, `${runId}:s:${o + i}`), 'pairs spread');
+      secs.baseSpread += await run(per, (i) => debit(pool, pick(o + i)), 'debits spread');
+      secs.pairsHot += await run(per, (i) => pair(pool, wallets[0] as string, `${runId}:h:${o + i}`), 'pairs hot');
+      secs.baseHot += await run(per, () => debit(pool, 0), 'debits hot');
     }
     const total = per * ROUNDS;
     const pairsSpread = total / secs.pairsSpread;
@@ -89,10 +95,9 @@ async function main(): Promise<void> {
       server: db.embedded ? 'embedded PostgreSQL (durable defaults)' : 'DATABASE_URL', clients: CLIENTS, wallets: WALLETS,
       pairsPerCase: per * ROUNDS, rounds: ROUNDS, cpus: os.cpus().length, loadavg1: Math.round(os.loadavg()[0] * 100) / 100,
       auditViolations: a.violations.length,
-      benchProcessCpuUsPerPair: Math.round(clientCpuUs.pairs / (2 * per * ROUNDS)),
-      benchProcessCpuUsPerDebit: Math.round(clientCpuUs.base / (2 * per * ROUNDS)),
     };
     console.log(`conditions: ${JSON.stringify(conditions)}`);
+    for (const [phase, spent] of phaseCpu) console.log(`CPU per item, ${phase}: ${cpuPerItem(spent, total, 'µs')}`);
     const r2 = (x: number) => Math.round(x * 100) / 100;
     console.log(JSON.stringify({
       pairs_per_s_spread: r2(pairsSpread), baseline_per_s_spread: r2(baseSpread), ratio_spread: r2(pairsSpread / baseSpread),
