@@ -67,10 +67,14 @@ test('start → 201 with the hold; outcome → the settlement; reads and listing
     const outcome = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'succeeded', outputs: [goodImage] }, serviceKey);
     expect(outcome.status).toBe(200);
     expect(outcome.body).toMatchObject({ capturedCredits: 20, releasedCredits: 0, availableCreditsAfter: 80, heldCreditsAfter: 0 });
+    expect([outcome.headers['x-credits-balance'], outcome.headers['x-credits-held']]).toEqual(['80', '0']);
 
-    // Same report, new Idempotency-Key: the same settlement; a different report: 409.
+    // Same report, new Idempotency-Key: the same settlement, with the wallet's totals of now in the headers;
+    // a different report: 409.
+    await grant(t, walletId, 5);
     const again = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'succeeded', outputs: [goodImage] }, serviceKey);
     expect(again.body).toEqual(outcome.body);
+    expect([again.headers['x-credits-balance'], again.headers['x-credits-held']]).toEqual(['85', '0']);
     const conflicting = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'failed', reason: 'system_error' }, serviceKey);
     expect(conflicting.status).toBe(409);
     expect(conflicting.body.error.code).toBe('OutcomeConflict');

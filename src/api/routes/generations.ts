@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import type { GenerationRecord } from '../../generations/types';
+import type { Settlement } from '../../workflows/generation-contract';
 import { GenerationError } from '../../generations/errors';
 import { cancelGeneration, reportOutcome, reportProgress, startGeneration, type GenerationServiceDeps } from '../../generations/service';
 import { getGeneration, listWalletGenerations } from '../../generations/store';
@@ -14,6 +15,7 @@ import { ANY_ROLE, type Principal, type Role } from '../auth/roles';
 import type { AppDeps } from '../deps';
 import { ApiError } from '../errors';
 import { defineRoute } from '../route';
+import type { WalletTotals } from '../wallet-headers';
 import { iso, isoOrNull, WalletIdParams } from '../schemas/common';
 import {
   CancelBody, GenerationIdParams, GenerationPageResponse, GenerationResponse, OutcomeBody, ProgressBody,
@@ -35,6 +37,17 @@ export function toGenerationResponse(g: GenerationRecord): z.input<typeof Genera
     quote: { priceBookVersion: g.quote.priceBookVersion, totalCredits: g.quote.costCredits, breakdown: g.quote.breakdown, deadlineMs: g.quote.deadlineMs },
     settlement: g.settlement, createdAt: iso(g.createdAt), reservedAt: isoOrNull(g.reservedAt), settledAt: isoOrNull(g.settledAt),
   };
+}
+
+/**
+ * A settlement made while this request waited carries the wallet's totals of that moment: the headers use
+ * them. An earlier one (a repeated report, maybe long after) says nothing about the wallet now: undefined
+ * makes the headers read the current totals. (A worker clock ahead of ours by a few ms could only make a
+ * settlement those few ms old pass as fresh.)
+ */
+function totalsIfSettledSince(settlement: Settlement, receivedAtMs: number): WalletTotals | undefined {
+  if (Date.parse(settlement.settledAt) < receivedAtMs) return undefined;
+  return { availableCredits: settlement.availableCreditsAfter, heldCredits: settlement.heldCreditsAfter };
 }
 
 /** A generation the caller may not see answers exactly like a missing one. */
@@ -63,8 +76,9 @@ export const reportOutcomeRoute = defineRoute({
   params: GenerationIdParams, body: OutcomeBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409],
   async handler({ params, body, deps, aboutWallet }) {
     // Only services and admins reach this route, and they see every generation: no visibility read needed.
+    const receivedAtMs = Date.now();
     const settlement = await reportOutcome(serviceDeps(deps), params.id, body);
-    aboutWallet(settlement.walletId); // current totals: a repeated report may come long after the settlement
+    aboutWallet(settlement.walletId, totalsIfSettledSince(settlement, receivedAtMs));
     return settlement;
   },
 });
@@ -84,8 +98,9 @@ export const cancelGenerationRoute = defineRoute({
   summary: 'Cancel a generation before its outcome: its credits are released',
   params: GenerationIdParams, body: CancelBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409],
   async handler({ params, body, deps, aboutWallet }) {
+    const receivedAtMs = Date.now();
     const settlement = await cancelGeneration(serviceDeps(deps), params.id, body);
-    aboutWallet(settlement.walletId); // current totals: a repeated report may come long after the settlement
+    aboutWallet(settlement.walletId, totalsIfSettledSince(settlement, receivedAtMs));
     return settlement;
   },
 });
