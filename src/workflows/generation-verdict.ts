@@ -18,8 +18,38 @@ export function checkOutcomeReport(report: OutcomeReport): OutcomeReport {
     throw invalid(`a failure needs a reason, one of ${failureReasons.join(', ')}`);
   }
   if (report.status === 'succeeded' && report.reason !== undefined) throw invalid('a success carries no reason');
-  if (report.outputs !== undefined && !Array.isArray(report.outputs)) throw invalid('outputs must be a list');
+  if (report.outputs !== undefined) {
+    if (!Array.isArray(report.outputs) || report.outputs.length > MAX_OUTPUTS) throw invalid(`outputs must be a list of at most ${MAX_OUTPUTS}`);
+    report.outputs.forEach((output, index) => {
+      const problem = outputShapeProblem(output);
+      if (problem) throw invalid(`outputs[${index}]: ${problem}`);
+    });
+  }
   return report;
+}
+
+const MAX_OUTPUTS = 100;
+
+/**
+ * The shape the HTTP schema enforces, for reports that arrive through the Temporal client: a malformed output
+ * must be refused here, where the reporter gets the error, not fail the settlement (which would retry forever).
+ */
+function outputShapeProblem(output: unknown): string | null {
+  if (output === null || typeof output !== 'object' || Array.isArray(output)) return 'must be an object';
+  const o = output as Record<string, unknown>;
+  if (typeof o['url'] !== 'string' || o['url'] === '') return 'url must be a non-empty string';
+  if (!Number.isSafeInteger(o['sizeBytes']) || (o['sizeBytes'] as number) < 0) return 'sizeBytes must be an integer ≥ 0';
+  if (typeof o['contentType'] !== 'string' || o['contentType'] === '') return 'contentType must be a non-empty string';
+  if (o['sha256'] !== undefined && typeof o['sha256'] !== 'string') return 'sha256 must be a string';
+  for (const field of ['width', 'height'] as const) {
+    if (o[field] !== undefined && !(Number.isSafeInteger(o[field]) && (o[field] as number) > 0)) return `${field} must be a positive integer`;
+  }
+  const duration = o['durationSeconds'];
+  if (duration !== undefined && !(typeof duration === 'number' && Number.isFinite(duration) && duration >= 0)) {
+    return 'durationSeconds must be a number ≥ 0';
+  }
+  if (o['blank'] !== undefined && typeof o['blank'] !== 'boolean') return 'blank must be true or false';
+  return null;
 }
 
 /** Two verdicts are the same when their canonical JSON matches (key order does not matter). */

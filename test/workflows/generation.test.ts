@@ -7,7 +7,9 @@ import { getBalance, grantLot, listJournal } from '../../src/ledger';
 import { GenerationError } from '../../src/generations/errors';
 import { cancelGeneration, reportOutcome, reportProgress, startGeneration } from '../../src/generations/service';
 import { getGeneration } from '../../src/generations/store';
-import { generationStateQuery, generationWorkflowId, type GenerationInput, type OutcomeReport } from '../../src/workflows/generation-contract';
+import {
+  generationStateQuery, generationWorkflowId, reportOutcomeUpdate, type GenerationInput, type OutcomeReport,
+} from '../../src/workflows/generation-contract';
 import { useGenerationSuite } from '../support/generation-suite';
 import { recordHistoryFixture } from '../support/history-fixtures';
 
@@ -243,6 +245,26 @@ describe('refusals and repeats', () => {
       await expect(reportOutcome(suite.deps, input.generationId, { status: 'failed' })).rejects.toMatchObject({ code: 'InvalidOutcome' });
       expect(await balanceOf(walletId)).toEqual({ available: 90, held: 10 });
       await reportOutcome(suite.deps, input.generationId, { status: 'failed', reason: 'system_error' });
+    });
+  });
+
+  test.each([
+    ['an output that is not an object', [null]],
+    ['an output without a content type', [{ url: 'https://cdn.example/a.png', sizeBytes: 5 }]],
+    ['a size that is not a number', [{ url: 'https://cdn.example/a.png', sizeBytes: '5', contentType: 'image/png' }]],
+    ['a content type that is not a string', [{ url: 'https://cdn.example/a.png', sizeBytes: 5, contentType: 7 }]],
+  ])('through the Temporal client, %s is refused as InvalidOutcome and the generation still settles', async (_label, outputs) => {
+    const walletId = await suite.fundedWallet(100);
+    const input = imageGeneration(walletId);
+    await withWorker(async () => {
+      await startGeneration(suite.deps, input);
+      const handle = suite.harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId));
+      const malformed = { status: 'succeeded', outputs } as unknown as OutcomeReport;
+      await expect(handle.executeUpdate(reportOutcomeUpdate, { args: [malformed] }))
+        .rejects.toMatchObject({ cause: { type: 'InvalidOutcome' } });
+      expect(await balanceOf(walletId)).toEqual({ available: 90, held: 10 });
+      const settled = await reportOutcome(suite.deps, input.generationId, { status: 'failed', reason: 'system_error' });
+      expect(settled).toMatchObject({ action: 'release', releasedCredits: 10 });
     });
   });
 
