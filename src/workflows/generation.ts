@@ -13,6 +13,7 @@ import {
   allHandlersFinished,
   condition,
   isCancellation,
+  patched,
   proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
@@ -57,13 +58,21 @@ interface Run {
   decided: Trigger<void>;
   /** Resolved once the generation is settled or refused. */
   finished: Trigger<void>;
+  /** The workflow itself was cancelled (e.g. from the Temporal UI); it still settles and completes. */
+  workflowCancelled: boolean;
 }
+
+/**
+ * Before this patch a cancelled workflow settled, then ended CANCELLED, because waiting for the handlers in
+ * the cancelled root scope threw; a CANCELLED run lets the same generation id be started again.
+ */
+const COMPLETE_AFTER_WORKFLOW_CANCEL = 'complete-after-workflow-cancel';
 
 export async function generation(input: GenerationInput): Promise<Settlement> {
   const run: Run = {
     input, state: initialState(input), verdict: undefined,
     deadlineAtMs: Number.POSITIVE_INFINITY, maxDeadlineAtMs: Number.POSITIVE_INFINITY,
-    decided: new Trigger<void>(), finished: new Trigger<void>(),
+    decided: new Trigger<void>(), finished: new Trigger<void>(), workflowCancelled: false,
   };
   installHandlers(run);
 
@@ -91,8 +100,17 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
   state.phase = 'settled';
   run.finished.resolve();
   upsertSearchAttributes([{ key: generationStatusKey, value: statusOf(state.settlement) }]);
-  await condition(allHandlersFinished);
+  await handlersFinished(run);
   return state.settlement;
+}
+
+/** Lets update handlers answer before the run completes — even once the workflow has been cancelled. */
+async function handlersFinished(run: Run): Promise<void> {
+  if (run.workflowCancelled && patched(COMPLETE_AFTER_WORKFLOW_CANCEL)) {
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+  } else {
+    await condition(allHandlersFinished);
+  }
 }
 
 function initialState(input: GenerationInput): GenerationState {
@@ -186,6 +204,7 @@ async function awaitVerdict(run: Run): Promise<SettlementReason> {
   } catch (err) {
     // Cancelling the workflow itself (e.g. an operator in the Temporal UI) is the platform giving up.
     if (!isCancellation(err)) throw err;
+    run.workflowCancelled = true;
     run.verdict ??= { kind: 'cancel' };
   }
   const { verdict } = run;

@@ -127,6 +127,26 @@ describe('generation settles per outcome', () => {
     expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
     await recordPath('cancelled', input.generationId);
   });
+
+  test('cancelling the workflow itself (Temporal UI) releases the credits, completes the run, and a repeated start starts nothing', async () => {
+    const walletId = await suite.fundedWallet(100);
+    const input = imageGeneration(walletId);
+    await withWorker(async () => {
+      await startGeneration(suite.deps, input);
+      const handle = suite.harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId));
+      await handle.cancel();
+      expect(await handle.result()).toMatchObject({ action: 'release', reason: 'cancelled', releasedCredits: 10 });
+      expect((await handle.describe()).status.name).toBe('COMPLETED');
+      // A client retrying its start gets the settled generation: no second run, no second hold.
+      const again = await startGeneration(suite.deps, input);
+      expect(again).toMatchObject({ generationId: input.generationId, status: 'released' });
+      expect((await suite.harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId)).describe()).runId)
+        .toBe((await handle.describe()).runId);
+    });
+    expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
+    expect((await listJournal(suite.pool, { walletId, kind: 'hold' })).entries).toHaveLength(1);
+    await recordPath('workflow-cancelled', input.generationId);
+  });
 });
 
 describe('deadlines', () => {
