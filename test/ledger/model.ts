@@ -57,7 +57,10 @@ export class Model {
     return out;
   }
 
-  /** Settles a pending hold; returns the credits that must come back as a new refund lot. */
+  /**
+   * Settles a pending hold; returns the credits that must come back as a new refund lot: those released into
+   * an expired (or past-expiry) lot. Released into a revoked lot they stay revoked.
+   */
   settle(h: MHold, captureAmount: number, state: MHold['state']): number {
     let left = captureAmount;
     let toRefundLot = 0;
@@ -72,8 +75,9 @@ export class Model {
       l.consumed += c;
       if (r > 0) {
         if (this.usable(l)) l.available += r;
+        else if (l.status === 'revoked') l.revoked += r;
         else {
-          if (l.status === 'revoked') l.revoked += r; else l.expired += r;
+          l.expired += r;
           toRefundLot += r;
         }
       }
@@ -84,12 +88,18 @@ export class Model {
     return toRefundLot;
   }
 
-  /** Refund distribution: newest allocation first; returns credits for a new refund lot. */
+  /** Captured credits not yet refunded, except those of revoked lots (never refundable). */
+  refundable(h: MHold): number {
+    return h.allocs.filter((a) => this.lot(a.lotId).status !== 'revoked').reduce((s, a) => s + a.captured - a.refunded, 0);
+  }
+
+  /** Refund distribution: newest allocation first, skipping revoked lots; returns credits for a new refund lot. */
   refund(h: MHold, amount: number): number {
     let left = amount;
     let toRefundLot = 0;
     for (const a of [...h.allocs].reverse()) {
       if (left === 0) break;
+      if (this.lot(a.lotId).status === 'revoked') continue;
       const x = Math.min(a.captured - a.refunded, left);
       if (x <= 0) continue;
       a.refunded += x;

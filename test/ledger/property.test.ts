@@ -104,7 +104,7 @@ async function step(ctx: Ctx, c: Cmd): Promise<void> {
       const h = pickHold(c.h);
       if (!h) return;
       const input = { holdId: h.id, amountCredits: c.amount, idempotencyKey: k, now };
-      if (c.amount > h.captured - h.refunded) return expectCode(L.refund(pool, input), 'RefundExceedsCaptured');
+      if (c.amount > m.refundable(h)) return expectCode(L.refund(pool, input), 'RefundExceedsCaptured');
       const r = await mutate(ctx, () => L.refund(pool, input));
       const toLot = m.refund(h, c.amount);
       expect(r.refundLotCredits).toBe(toLot);

@@ -202,10 +202,72 @@ describe('expiry and refunds', () => {
     const neg = await adjust(db.pool, { walletId: w, deltaCredits: -4, reason: 'correction', actor: 'support:2', idempotencyKey: key(), now: T0 });
     expect(neg.allocations).toEqual([{ lotId: b, amountCredits: 4 }]);
     await expectLedgerError(adjust(db.pool, { walletId: w, deltaCredits: -7, reason: 'x', actor: 'y', idempotencyKey: key(), now: T0 }), 'InsufficientCredits');
-    // The hold on the revoked lot, released: the credits come back as a refund lot.
+    // The hold on the revoked lot, released: the credits stay revoked (the revoke took the lot back).
     const rel = await release(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: T0 });
-    expect(rel.refundLotId).not.toBeNull();
-    expect((await getBalance(db.pool, { walletId: w, now: T0 })).availableCredits).toBe(9);
+    expect(rel.refundLotId).toBeNull();
+    expect((await getBalance(db.pool, { walletId: w, now: T0 })).availableCredits).toBe(6);
+  });
+
+  test('credits released into a revoked lot stay revoked: no refund lot, balance unchanged', async () => {
+    const w = await newWallet(db.pool);
+    const a = await grant(w, 'promotional', 10);
+    await grant(w, 'purchased', 5);
+    const r = await hold(w, 8);
+    expect(r.allocations).toEqual([{ lotId: a, amountCredits: 8 }]);
+    expect((await revokeLot(db.pool, { lotId: a, idempotencyKey: key(), reason: 'chargeback', now: T0 })).amountCredits).toBe(2);
+    const before = await getBalance(db.pool, { walletId: w, now: at(0.5), includeClosedLots: true });
+    expect(before).toMatchObject({ availableCredits: 5, heldCredits: 8 });
+    const rel = await release(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: at(0.5) });
+    expect(rel).toMatchObject({ state: 'released', releasedCredits: 8, refundLotId: null });
+    const after = await getBalance(db.pool, { walletId: w, now: at(0.5), includeClosedLots: true });
+    expect(after).toMatchObject({ availableCredits: 5, heldCredits: 0 });
+    expect(after.lots).toHaveLength(before.lots.length); // no new lot
+    expect(after.lots.find((l) => l.lotId === a)).toMatchObject({
+      status: 'revoked', availableCredits: 0, heldCredits: 0, consumedCredits: 0, expiredCredits: 0, revokedCredits: 10,
+    });
+  });
+
+  test('a partial capture across a revoked and an expired lot: only the expired part comes back', async () => {
+    const w = await newWallet(db.pool);
+    const a = await grant(w, 'promotional', 5, { expiresAt: at(1) });
+    const b = await grant(w, 'purchased', 5);
+    const r = await hold(w, 10);
+    await expireLot(db.pool, { lotId: a, idempotencyKey: key(), now: at(1) });
+    await revokeLot(db.pool, { lotId: b, idempotencyKey: key(), now: at(1) });
+    const c = await capture(db.pool, { holdId: r.holdId, amountCredits: 2, idempotencyKey: key(), now: at(2) });
+    expect(c.allocations).toEqual([
+      { lotId: a, capturedCredits: 2, releasedCredits: 3 },
+      { lotId: b, capturedCredits: 0, releasedCredits: 5 },
+    ]);
+    expect(c.refundLotId).not.toBeNull();
+    const bal = await getBalance(db.pool, { walletId: w, now: at(2), includeClosedLots: true });
+    expect(bal.availableCredits).toBe(3);
+    expect(bal.lots.find((l) => l.lotId === c.refundLotId)).toMatchObject({ kind: 'refund', grantedCredits: 3 });
+    expect(bal.lots.find((l) => l.lotId === a)).toMatchObject({ consumedCredits: 2, expiredCredits: 3 });
+    expect(bal.lots.find((l) => l.lotId === b)).toMatchObject({ consumedCredits: 0, revokedCredits: 5 });
+  });
+
+  test('credits captured from a lot revoked since are not refundable; the rest of the hold still is', async () => {
+    const w = await newWallet(db.pool);
+    const a = await grant(w, 'promotional', 10);
+    const b = await grant(w, 'purchased', 10);
+    const r = await hold(w, 15);
+    await capture(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: T0 });
+    // The newest allocation's lot (b: 5 captured, 5 available) is charged back.
+    expect((await revokeLot(db.pool, { lotId: b, idempotencyKey: key(), reason: 'chargeback', now: at(1) })).amountCredits).toBe(5);
+    const before = await snapshot(db.pool, w, at(2));
+    const e = await expectLedgerError(refund(db.pool, { holdId: r.holdId, amountCredits: 11, idempotencyKey: key(), now: at(2) }), 'RefundExceedsCaptured');
+    expect(e.details).toMatchObject({ requestedCredits: 11, refundableCredits: 10 });
+    expect(await snapshot(db.pool, w, at(2))).toEqual(before);
+    // The walk skips b and gives a its 10 back; nothing comes back as a new lot.
+    const rf = await refund(db.pool, { holdId: r.holdId, amountCredits: 10, idempotencyKey: key(), now: at(2) });
+    expect(rf).toMatchObject({ refundedCredits: 10, allocations: [{ lotId: a, amountCredits: 10 }], refundLotId: null, refundLotCredits: 0 });
+    const e2 = await expectLedgerError(refund(db.pool, { holdId: r.holdId, amountCredits: 1, idempotencyKey: key(), now: at(2) }), 'RefundExceedsCaptured');
+    expect(e2.details).toMatchObject({ requestedCredits: 1, refundableCredits: 0 });
+    expect((await getHold(db.pool, { holdId: r.holdId })).refundedCredits).toBe(10);
+    const bal = await getBalance(db.pool, { walletId: w, now: at(2), includeClosedLots: true });
+    expect(bal.availableCredits).toBe(10);
+    expect(bal.lots.find((l) => l.lotId === b)).toMatchObject({ consumedCredits: 5, revokedCredits: 5 });
   });
 });
 
