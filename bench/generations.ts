@@ -112,7 +112,7 @@ async function main(): Promise<void> {
 
     const generationWorker = await createWorker({
       connection: nativeConnection, namespace: 'default', taskQueue: 'bench-generations', pool, priceBook: defaultPriceBook,
-      settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor: 3, holdExpiryGraceMs: 3_600_000, ...WORKER_SLOTS,
+      settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor: 3, holdExpiryGraceMs: 3_600_000, refundLotValidityDays: 30, ...WORKER_SLOTS,
     });
     const noopWorker = await Worker.create({
       connection: nativeConnection, taskQueue: 'bench-noop', workflowsPath: require.resolve('./noop-workflow'),

@@ -67,7 +67,7 @@ async function run(stops: Stop[]): Promise<void> {
     const worker = await createWorker({
       connection: nativeConnection, namespace, taskQueue, pool, priceBook: defaultPriceBook,
       settlementPolicy: policy.settlement, maxDeadlineFactor: policy.outcomeDeadlineMaxFactor,
-      holdExpiryGraceMs: policy.holdExpiryGraceMinutes * 60_000,
+      holdExpiryGraceMs: policy.holdExpiryGraceMinutes * 60_000, refundLotValidityDays: policy.refundLotValidityDays,
       maxConcurrentWorkflowTaskExecutions: config.worker.maxConcurrentWorkflowTasks,
       maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities,
       maxConcurrentLocalActivityExecutions: config.worker.maxConcurrentLocalActivities,

@@ -17,6 +17,8 @@ export interface CreateWorkerInput {
   settlementPolicy: SettlementPolicy;
   maxDeadlineFactor: number;
   holdExpiryGraceMs: number;
+  /** Validity of refund lots for released credits whose lot expired meanwhile (REFUND_LOT_VALIDITY_DAYS). */
+  refundLotValidityDays: number;
   maxConcurrentActivityTaskExecutions?: number;
   maxConcurrentWorkflowTaskExecutions?: number;
   maxConcurrentLocalActivityExecutions?: number;

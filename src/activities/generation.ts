@@ -27,6 +27,8 @@ export interface GenerationActivityDeps {
   maxDeadlineFactor: number;
   /** A hold outlives the latest possible outcome deadline by this much; then the hold sweeper releases it. */
   holdExpiryGraceMs: number;
+  /** Validity of the refund lot that released credits of an expired lot come back as (REFUND_LOT_VALIDITY_DAYS). */
+  refundLotValidityDays: number;
 }
 
 export interface ReserveGenerationInput {
@@ -38,6 +40,8 @@ export interface ReserveGenerationResult {
   quote: GenerationQuote;
   /** The policy in force when the generation started; it settles with this one, whatever changes later. */
   settlementPolicy: SettlementPolicy;
+  /** The price book it was quoted from: a short delivery is re-priced with this one, not a newer one. */
+  priceBook: PriceBook;
   reservation: Reservation;
 }
 export interface SettleGenerationInput {
@@ -45,6 +49,8 @@ export interface SettleGenerationInput {
   holdId: string;
   quote: GenerationQuote;
   settlementPolicy: SettlementPolicy;
+  /** Absent in histories recorded before it was kept: then the worker's current book re-prices. */
+  priceBook?: PriceBook;
   /** Why the wait ended: the reported outcome, `deadline_exceeded` or `cancelled`. */
   reason: SettlementReason;
   report: OutcomeReport | undefined;
@@ -63,7 +69,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
     // The hold outlives the longest possible wait by a grace period; past it, the hold sweeper releases it.
     const holdExpiresAt = new Date(startedAtMs + quoted.maxDeadlineMs + deps.holdExpiryGraceMs);
     const reservation = await reserveCredits(input.generation, quoted, holdExpiresAt);
-    return { quote: quoted, settlementPolicy: deps.settlementPolicy, reservation };
+    return { quote: quoted, settlementPolicy: deps.settlementPolicy, priceBook, reservation };
   }
 
   function quoteGeneration(generation: GenerationInput): GenerationQuote {
@@ -116,7 +122,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
     const decision = decideSettlement({
       feature: generation.feature, params: generation.params, quotedCredits: input.quote.costCredits,
       acceptedContentTypes: input.quote.acceptedContentTypes, reason: input.reason,
-      outputs: input.report?.outputs, policy: input.settlementPolicy, book: priceBook,
+      outputs: input.report?.outputs, policy: input.settlementPolicy, book: input.priceBook ?? priceBook,
     });
     const settled = await resolveHold({ generationId: generation.generationId, holdId: input.holdId, ...decision });
     const balance = await getBalance(pool, { walletId: settled.walletId });
@@ -124,7 +130,8 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
       generationId: generation.generationId,
       walletId: settled.walletId,
       action: settled.capturedCredits > 0 ? 'capture' : 'release',
-      reason: decision.reason,
+      // Only the hold sweeper expires holds: it got there first, and the settlement says so.
+      reason: settled.state === 'expired' ? 'hold_expired' : decision.reason,
       capturedCredits: settled.capturedCredits,
       releasedCredits: settled.releasedCredits,
       availableCreditsAfter: balance.availableCredits,
@@ -137,16 +144,20 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
     return await recordSettlement(pool, { settlement, status, outcome: input.report });
   }
 
-  /** Captures or releases the hold; if the hold sweeper already expired it, reports what really happened. */
+  /**
+   * Captures or releases the hold. If it was already resolved — by the hold sweeper, or under this key by an
+   * earlier run of the same generation with another verdict — reports what really happened to it.
+   */
   async function resolveHold(input: { generationId: string; holdId: string } & SettlementDecision) {
     const idempotencyKey = `generation:${input.generationId}:settle`;
     const reason = `generation ${input.reason}`;
+    const { refundLotValidityDays } = deps;
     try {
       return input.action === 'capture' && input.captureCredits > 0
-        ? await capture(pool, { holdId: input.holdId, amountCredits: input.captureCredits, idempotencyKey, reason })
-        : await release(pool, { holdId: input.holdId, idempotencyKey, reason });
+        ? await capture(pool, { holdId: input.holdId, amountCredits: input.captureCredits, idempotencyKey, reason, refundLotValidityDays })
+        : await release(pool, { holdId: input.holdId, idempotencyKey, reason, refundLotValidityDays });
     } catch (err) {
-      if (!isLedgerError(err, 'HoldAlreadyResolved')) throw err;
+      if (!isLedgerError(err, 'HoldAlreadyResolved') && !isLedgerError(err, 'IdempotencyConflict')) throw err;
       return await getHold(pool, { holdId: input.holdId });
     }
   }

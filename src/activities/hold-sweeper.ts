@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { recordExpiredHoldSettlements } from '../generations/expired-holds';
 import { releaseExpiredHolds as releaseExpiredLedgerHolds } from '../ledger';
 
 export interface ReleaseExpiredHoldsActivityInput { now: string }
@@ -6,13 +7,17 @@ export interface ReleaseExpiredHoldsActivityResult { releasedHolds: number }
 
 const batchSize = 100;
 
-export function createHoldSweeperActivities(deps: { pool: Pool }) {
-  /** Releases every hold past its expiry at `now`, in batches so one call never holds locks for long. */
+export function createHoldSweeperActivities(deps: { pool: Pool; refundLotValidityDays: number }) {
+  /**
+   * Releases every hold past its expiry at `now`, in batches so one call never holds locks for long, and
+   * records the release on the generations whose workflow never settled them.
+   */
   async function releaseExpiredHolds(input: ReleaseExpiredHoldsActivityInput): Promise<ReleaseExpiredHoldsActivityResult> {
     const now = new Date(input.now);
     let releasedHolds = 0;
     for (;;) {
-      const { expired } = await releaseExpiredLedgerHolds(deps.pool, { now, limit: batchSize });
+      const { expired } = await releaseExpiredLedgerHolds(deps.pool, { now, limit: batchSize, refundLotValidityDays: deps.refundLotValidityDays });
+      await recordExpiredHoldSettlements(deps.pool, expired, now);
       releasedHolds += expired.length;
       if (expired.length < batchSize) return { releasedHolds };
     }

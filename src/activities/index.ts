@@ -14,6 +14,7 @@ export interface ActivityDeps {
   settlementPolicy: SettlementPolicy;
   maxDeadlineFactor: number;
   holdExpiryGraceMs: number;
+  refundLotValidityDays: number;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -16,8 +16,11 @@ export const failureReasons = [
 ] as const;
 export type FailureReason = (typeof failureReasons)[number];
 
-/** Why a generation settled the way it did: a reported failure, a success, or something that happened to it. */
-export const SETTLEMENT_REASONS = [...failureReasons, 'succeeded', 'deadline_exceeded', 'cancelled'] as const;
+/**
+ * Why a generation settled the way it did: a reported failure, a success, or something that happened to it
+ * (`hold_expired`: the hold sweeper released its credits first — the workflow was terminated or lost).
+ */
+export const SETTLEMENT_REASONS = [...failureReasons, 'succeeded', 'deadline_exceeded', 'cancelled', 'hold_expired'] as const;
 export type SettlementReason = (typeof SETTLEMENT_REASONS)[number];
 
 export interface SettlementPolicy {

@@ -94,6 +94,7 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
     holdId: reserved.reservation.holdId,
     quote: reserved.quote,
     settlementPolicy: reserved.settlementPolicy,
+    priceBook: reserved.priceBook,
     reason,
     report: verdict?.kind === 'outcome' ? verdict.report : undefined,
   }));

@@ -22,6 +22,7 @@ beforeAll(async () => {
   pool = db.pool;
   activities = createGenerationActivities({
     pool, priceBook: defaultPriceBook, settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor: 3, holdExpiryGraceMs: 3_600_000,
+    refundLotValidityDays: 30,
   });
 });
 afterAll(async () => db?.drop());
@@ -81,8 +82,61 @@ test('a settlement after the hold sweeper expired the hold reports the release t
     generation, holdId: reservation.holdId, quote, settlementPolicy, reason: 'succeeded',
     report: { status: 'succeeded', outputs: [{ url: 'u', sizeBytes: 9, contentType: 'image/png' }] },
   });
-  expect(settlement).toMatchObject({ action: 'release', capturedCredits: 0, releasedCredits: 30 });
+  expect(settlement).toMatchObject({ action: 'release', reason: 'hold_expired', capturedCredits: 0, releasedCredits: 30 });
   expect(await getBalance(pool, { walletId })).toMatchObject({ availableCredits: 100, heldCredits: 0 });
+});
+
+test('a settlement under a key an earlier run used for another verdict reports what that run did, and stops retrying', async () => {
+  const { walletId, generation, startedAt } = await setup(100);
+  const { reservation, quote, settlementPolicy } = await activities.reserveGeneration({ generation, startedAt });
+  const settle = (reason: 'cancelled' | 'deadline_exceeded') => activities.settleGeneration({
+    generation, holdId: reservation.holdId, quote, settlementPolicy, reason, report: undefined,
+  });
+  const first = await settle('cancelled');
+  await pool.query('UPDATE generations SET status = $2, settlement = NULL, settled_at = NULL WHERE generation_id = $1', [generation.generationId, 'reserved']);
+  const second = await settle('deadline_exceeded'); // same ledger key, other reason: the ledger says IdempotencyConflict
+  expect(second).toMatchObject({ action: 'release', capturedCredits: 0, releasedCredits: first.releasedCredits });
+  expect((await listJournal(pool, { walletId, kind: 'release' })).entries).toHaveLength(1);
+});
+
+test('a short video is re-priced with the price book it was quoted from, not the worker\'s newer one', async () => {
+  const { walletId } = await setup(1000);
+  const generation: GenerationInput = {
+    generationId: `gen-${randomUUID()}`, walletId, userId: 'u', feature: 'video', params: { durationSeconds: 10, modelTier: 'standard' }, platform: 'web',
+  };
+  const reserved = await activities.reserveGeneration({ generation, startedAt: new Date().toISOString() });
+  expect(reserved.quote.costCredits).toBe(50); // 5 credits/s
+  const cheaperBook = { ...defaultPriceBook, version: '2027-01-01', features: { ...defaultPriceBook.features, video: { ...defaultPriceBook.features.video, creditsPerSecond: 4 } } };
+  const newerWorker = createGenerationActivities({
+    pool, priceBook: cheaperBook, settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor: 3, holdExpiryGraceMs: 3_600_000, refundLotValidityDays: 30,
+  });
+  const settlement = await newerWorker.settleGeneration({
+    generation, holdId: reserved.reservation.holdId, quote: reserved.quote, settlementPolicy: reserved.settlementPolicy,
+    priceBook: reserved.priceBook, reason: 'succeeded',
+    report: { status: 'succeeded', outputs: [{ url: 'u', sizeBytes: 9, contentType: 'video/mp4', durationSeconds: 6 }] },
+  });
+  expect(settlement).toMatchObject({ action: 'capture', capturedCredits: 30, releasedCredits: 20 });
+});
+
+test('credits released into a lot that expired meanwhile come back valid for REFUND_LOT_VALIDITY_DAYS', async () => {
+  const longer = createGenerationActivities({
+    pool, priceBook: defaultPriceBook, settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor: 3, holdExpiryGraceMs: 3_600_000, refundLotValidityDays: 60,
+  });
+  const { wallet } = await createWallet(pool, { ownerType: 'user', ownerId: `u-${randomUUID()}` });
+  const lotExpiresAt = new Date(Date.now() + 60_000);
+  await grantLot(pool, { walletId: wallet.walletId, kind: 'promotional', amountCredits: 100, expiresAt: lotExpiresAt, idempotencyKey: randomUUID() });
+  const generation: GenerationInput = {
+    generationId: `gen-${randomUUID()}`, walletId: wallet.walletId, userId: 'u', feature: 'image', params: { resolution: '1K' }, platform: 'web',
+  };
+  const { reservation, quote, settlementPolicy } = await longer.reserveGeneration({ generation, startedAt: new Date().toISOString() });
+  await pool.query('UPDATE ledger_lots SET expires_at = now() - interval \'1 second\', granted_at = now() - interval \'1 day\' WHERE wallet_id = $1', [wallet.walletId]);
+  const releasedAt = Date.now();
+  await longer.settleGeneration({ generation, holdId: reservation.holdId, quote, settlementPolicy, reason: 'system_error', report: undefined });
+  const refundLot = (await getBalance(pool, { walletId: wallet.walletId })).lots.find((lot) => lot.kind === 'refund');
+  expect(refundLot?.availableCredits).toBe(10);
+  const days = (refundLot!.expiresAt.getTime() - releasedAt) / 86_400_000;
+  expect(days).toBeGreaterThan(59.9);
+  expect(days).toBeLessThan(60.1);
 });
 
 test('an unknown feature is a non-retryable InvalidGenerationRequest, and nothing is held', async () => {

@@ -61,6 +61,7 @@ export async function startWorkflowHarness(options: WorkflowHarnessOptions): Pro
       settlementPolicy: options.settlementPolicy ?? defaultSettlementPolicy,
       maxDeadlineFactor: 3,
       holdExpiryGraceMs: 60 * 60_000,
+      refundLotValidityDays: 30,
       workflowBundle: await workflowBundle(),
       shutdownGraceTime: '2 seconds',
     });

@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { getBalance, getHold, listJournal, reserve } from '../../src/ledger';
 import { startGeneration, reportOutcome } from '../../src/generations/service';
+import { getGeneration } from '../../src/generations/store';
 import { generationWorkflowId } from '../../src/workflows/generation-contract';
 import { holdSweeper } from '../../src/workflows/hold-sweeper';
 import { useGenerationSuite } from '../support/generation-suite';
@@ -57,6 +58,13 @@ test('a generation whose workflow was terminated does not keep its credits held'
     await stopSweeper();
   });
   expect(await getBalance(suite.pool, { walletId })).toMatchObject({ availableCredits: 100, heldCredits: 0 });
+  // Its record says what happened, rather than `reserved` forever; a late outcome gets that settlement's answer.
+  expect(await getGeneration(suite.pool, generationId)).toMatchObject({
+    status: 'released', failureReason: 'hold_expired',
+    settlement: { action: 'release', reason: 'hold_expired', capturedCredits: 0, releasedCredits: 20, availableCreditsAfter: 100, heldCreditsAfter: 0 },
+  });
+  await expect(reportOutcome(suite.deps, generationId, { status: 'succeeded', outputs: [{ url: 'u', sizeBytes: 1, contentType: 'image/png' }] }))
+    .rejects.toMatchObject({ code: 'OutcomeConflict' });
 });
 
 test('operators find generations by wallet, feature, platform and status', async () => {
