@@ -1,6 +1,7 @@
 /**
- * Turns a RouteSpec into an Express handler: authenticate → authorize → (POST) idempotency → validate
- * request → handler → validate response → wallet headers → send. Every failure becomes the one error shape.
+ * Turns a RouteSpec into an Express handler: authenticate → authorize → edge checks of the input → (POST)
+ * idempotency → validate request → handler → validate response → wallet headers → send. Every failure
+ * becomes the one error shape.
  */
 import type { Request, Response, Router } from 'express';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import type { AppDeps } from './deps';
 import { ApiError, toErrorResponse, validationError } from './errors';
 import { DEFAULT_IDEMPOTENCY_OPTIONS, ledgerKeyFor, runIdempotent } from './idempotency/run';
 import type { StoredResponse } from './idempotency/store';
+import { checkRequestInput } from './request-input';
 import type { RouteContext, RouteSpec } from './route';
 import { currentWalletHeaders, walletHeaders, type WalletTotals } from './wallet-headers';
 
@@ -92,6 +94,12 @@ async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Respons
     // For the request log line: who called (never the key itself).
     if (principal) res.locals['principal'] = { keyId: principal.keyId, role: principal.role };
     if (principal) authorize(principal, spec.access);
+    // Before any schema, hash or handler: strings Postgres cannot store and too-deep bodies are a 400 here.
+    checkRequestInput({
+      params: spec.params ? req.params : undefined,
+      query: spec.query ? req.query : undefined,
+      body: spec.body || spec.method === 'post' ? req.body : undefined,
+    });
     if (spec.method !== 'post' || !principal) {
       return await execute({ spec, deps, req, principal, ledgerIdempotencyKey: null, logger });
     }

@@ -1,0 +1,76 @@
+/**
+ * Checks at the edge, before any schema, hash or handler sees a request. Every string of the body, path and
+ * query (object keys included) must be one Postgres can store: `text` refuses NUL and `jsonb` also refuses
+ * lone UTF-16 surrogates, so such a string would otherwise fail deep inside a handler — as a 500, and possibly
+ * after something was already written. The body may nest at most MAX_NESTING_DEPTH levels: every recursive
+ * walk after this one (the idempotency hash, zod) would otherwise exhaust the stack. One 400 names each field.
+ */
+import { ApiError, type FieldIssue } from './errors';
+
+export const MAX_NESTING_DEPTH = 32;
+
+/** Enough to fix a request; a body full of bad strings must not make an enormous answer. */
+const MAX_ISSUES = 20;
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one: the strings that
+// String.prototype.isWellFormed (not in our ES2022 lib) refuses.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+function unstorableReason(text: string): string | null {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (no unpaired UTF-16 surrogate)';
+  return null;
+}
+
+/** A key that is itself unstorable is named by its JSON escape, so the answer names it readably. */
+const segment = (key: string) => (unstorableReason(key) ? JSON.stringify(key).slice(1, -1) : key);
+
+class Walk {
+  readonly issues: FieldIssue[] = [];
+
+  add(path: readonly string[], reason: string): void {
+    if (this.issues.length < MAX_ISSUES) this.issues.push({ path: path.join('.') || '(root)', reason });
+  }
+
+  value(value: unknown, path: string[], depth: number): void {
+    if (this.issues.length >= MAX_ISSUES) return;
+    if (typeof value === 'string') {
+      const reason = unstorableReason(value);
+      if (reason) this.add(path, reason);
+      return;
+    }
+    if (value === null || typeof value !== 'object') return;
+    if (depth >= MAX_NESTING_DEPTH) {
+      this.add(path, `must not nest more than ${MAX_NESTING_DEPTH} levels deep`);
+      return;
+    }
+    if (Array.isArray(value)) {
+      value.forEach((item, index) => this.value(item, [...path, String(index)], depth + 1));
+      return;
+    }
+    for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+      const reason = unstorableReason(key);
+      if (reason) this.add([...path, segment(key)], `field name ${reason}`);
+      this.value(item, [...path, segment(key)], depth + 1);
+    }
+  }
+}
+
+export interface RequestInput {
+  /** Checked when the route reads it (or hashes it, on a POST). */
+  body?: unknown;
+  params?: unknown;
+  query?: unknown;
+}
+
+/** Throws a 400 ValidationError naming each unstorable string and any too-deep nesting; else returns. */
+export function checkRequestInput(input: RequestInput): void {
+  const walk = new Walk();
+  // Path and query are flat (strings, or arrays of strings for a repeated query field): depth is no issue.
+  walk.value(input.params, ['path'], 0);
+  walk.value(input.query, ['query'], 0);
+  walk.value(input.body, [], 0);
+  if (walk.issues.length === 0) return;
+  const fields = walk.issues;
+  throw new ApiError('ValidationError', `invalid request: ${fields.map((f) => f.path).join(', ')}`, { fields });
+}
