@@ -11,6 +11,8 @@ import { GenerationError, type GenerationErrorCode } from '../generations/errors
 
 type ApiOnlyCode =
   | 'ValidationError'
+  | 'MalformedRequest'
+  | 'UnsupportedMediaType'
   | 'Unauthorized'
   | 'Forbidden'
   | 'NotFound'
@@ -24,6 +26,7 @@ export type ErrorCode = ApiOnlyCode | LedgerErrorCode | PricingErrorCode | Gener
 
 export const ERROR_STATUS = {
   ValidationError: 400,
+  MalformedRequest: 400,
   IdempotencyKeyMissing: 400,
   InvalidAmount: 400,
   InvalidInput: 400,
@@ -49,6 +52,7 @@ export const ERROR_STATUS = {
   OutcomeConflict: 409,
   AlreadySettled: 409,
   PayloadTooLarge: 413,
+  UnsupportedMediaType: 415,
   RefundExceedsCaptured: 422,
   InternalError: 500,
   ServiceUnavailable: 503,
@@ -109,9 +113,33 @@ function make(code: ErrorCode, message: string, details: ErrorDetails = {}): Err
   return { status: ERROR_STATUS[code], body: { error: { code, message, details } } };
 }
 
-interface BodyParserError {
-  type?: string;
-  status?: number;
+/** What Express's router and body-parser throw (http-errors): a status, and for body-parser a `type`. */
+interface HttpClientError {
+  type?: unknown;
+  status?: unknown;
+  statusCode?: unknown;
+}
+
+/**
+ * A request Express or the body parser could not read (bad percent-encoding in the path, a charset or
+ * Content-Encoding we do not take, a body that does not decompress): the client's error, answered with a
+ * fixed message — the library's own text may name internals (zlib, the raw path).
+ */
+function clientErrorResponse(error: unknown): ErrorResponse | null {
+  if (typeof error !== 'object' || error === null) return null;
+  const { type, status, statusCode } = error as HttpClientError;
+  if (type === 'entity.parse.failed') return make('ValidationError', 'request body is not valid JSON');
+  if (type === 'entity.too.large') return make('PayloadTooLarge', 'request body is too large');
+  if (type === 'charset.unsupported') return make('UnsupportedMediaType', 'unsupported charset: send JSON in UTF-8');
+  if (type === 'encoding.unsupported') {
+    return make('UnsupportedMediaType', 'unsupported Content-Encoding: use identity, gzip, deflate or br');
+  }
+  // http-errors (and the router, on a path it cannot decode) set both; an error of ours never has them.
+  if (typeof status !== 'number' || status !== statusCode || status < 400 || status >= 500) return null;
+  if (status === 413) return make('PayloadTooLarge', 'request body is too large');
+  if (status === 415) return make('UnsupportedMediaType', 'unsupported media type');
+  if (error instanceof URIError) return make('MalformedRequest', 'the request path is not valid percent-encoded UTF-8');
+  return make('MalformedRequest', 'the request could not be read (e.g. a body that does not match its Content-Encoding)');
 }
 
 /** Converts anything thrown into the wire shape; unknown errors are logged in full and masked. */
@@ -133,9 +161,11 @@ export function toErrorResponse(error: unknown, logger: Logger): ErrorResponse {
     const validation = validationError(error);
     return make('ValidationError', validation.message, validation.details);
   }
-  const parserError = error as BodyParserError;
-  if (parserError?.type === 'entity.parse.failed') return make('ValidationError', 'request body is not valid JSON');
-  if (parserError?.type === 'entity.too.large') return make('PayloadTooLarge', 'request body is too large');
+  const clientError = clientErrorResponse(error);
+  if (clientError) {
+    logger.debug({ err: error }, 'unreadable request');
+    return clientError;
+  }
   logger.error({ err: error }, 'internal error');
   return make('InternalError', 'internal error');
 }

@@ -64,6 +64,34 @@ describe('errors', () => {
     expectError(health, 503, 'ServiceUnavailable');
   });
 
+  describe('requests Express or the body parser cannot read are the client\'s error, not a 500', () => {
+    const postJson = (headers: Record<string, string>, body: string | Buffer) => {
+      const req = request(t.app).post('/v1/quotes').set('Authorization', `Bearer ${t.adminKey}`).set('Idempotency-Key', 'k');
+      for (const [name, value] of Object.entries(headers)) req.set(name, value);
+      return req.send(body);
+    };
+
+    it('a path that is not valid percent-encoding → 400 MalformedRequest', async () => {
+      const res = await get(t, '/v1/wallets/%zz');
+      expectError(res, 400, 'MalformedRequest');
+      expect(res.body.error.message).not.toMatch(/decode|URIError/i);
+    });
+
+    it.each([
+      ['a charset other than UTF-8', { 'Content-Type': 'application/json; charset=latin1' }],
+      ['an unknown Content-Encoding', { 'Content-Type': 'application/json', 'Content-Encoding': 'foo' }],
+    ])('%s → 415 UnsupportedMediaType', async (_label, headers) => {
+      const res = await postJson(headers, '{"feature":"image"}');
+      expectError(res, 415, 'UnsupportedMediaType');
+    });
+
+    it('a body claimed gzip that is not → 400 MalformedRequest, no internals', async () => {
+      const res = await postJson({ 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, '{"feature":"image"}');
+      expectError(res, 400, 'MalformedRequest');
+      expect(res.body.error.message).not.toMatch(/header check|zlib|Z_/i);
+    });
+  });
+
   it('each request is logged as one JSON line with its principal; API keys never reach the logs', async () => {
     await createWallet(t);
     const line = t.logLines.filter((l) => l.msg === 'request' && l.path === '/v1/wallets').pop();
