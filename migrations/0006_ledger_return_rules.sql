@@ -9,12 +9,16 @@
 -- returning to an EXPIRED (or past-expiry) lot come back, as before, as one new refund lot: a technical
 -- failure must not cost the user credits that merely ran out meanwhile.
 --
+-- Except in a closed wallet: it takes no new grants, reservations or refunds (ledger_refund refuses it with
+-- WalletClosed), yet a settlement gave it an active refund lot. Credits a settlement releases into an
+-- expired lot of a closed wallet now stay expired there.
+--
 -- Existing databases ran 0001, so the changed functions are replaced here; the Down section restores 0001's.
 
 -- capture (all or part; the rest released), release, or expire (the safety net) a pending hold.
 -- Released credits go back to their lot while it is usable. Otherwise they stay out of circulation on that
 -- lot: counted revoked on a revoked lot (for good: the revoke took that lot back), expired on an expired or
--- past-expiry one — and those expired ones come back as one new refund lot.
+-- past-expiry one — and those expired ones come back as one new refund lot, unless the wallet is closed.
 -- Written out in full like ledger_reserve: idempotency probe, the hold's resolving update (which also
 -- settles its allocations), ONE statement for the operation's own rows, then the lot updates.
 CREATE OR REPLACE FUNCTION ledger_settle(p jsonb) RETURNS jsonb LANGUAGE plpgsql
@@ -75,6 +79,11 @@ BEGIN
     IF v_dests[i] = 'expired' THEN v_refund := v_refund + v_rels[i]; END IF;
     v_allocs := v_allocs || jsonb_build_object('lot_id', v_lots[i], 'captured', v_caps[i], 'released', v_rels[i]);
   END LOOP;
+  -- A closed wallet gets no new lot (as ledger_grant and ledger_refund refuse it one): they stay expired.
+  -- Read without a lock like every wallet status (see ledger_check_wallet), and only on this rare path.
+  IF v_refund > 0 AND NOT EXISTS (SELECT 1 FROM ledger_wallets w WHERE w.id = v_wallet AND w.status = 'active') THEN
+    v_refund := 0;
+  END IF;
   IF v_refund > 0 THEN v_refund_lot := uuidv7(); END IF;
   v_result := jsonb_build_object('operation_id', v_op, 'hold_id', v_hold_id,
     'wallet_id', v_wallet, 'state', v_state, 'captured', v_capture, 'released', v_hold_amount - v_capture,

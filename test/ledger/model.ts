@@ -16,6 +16,8 @@ export interface MHold { id: string; state: 'pending' | 'captured' | 'released' 
 export class Model {
   lots: MLot[] = [];
   holds: MHold[] = [];
+  /** A closed wallet refuses grants, reservations, refunds and adjustments; its holds still settle. */
+  closed = false;
   constructor(public now: number) {}
 
   lot(id: string): MLot {
@@ -59,7 +61,8 @@ export class Model {
 
   /**
    * Settles a pending hold; returns the credits that must come back as a new refund lot: those released into
-   * an expired (or past-expiry) lot. Released into a revoked lot they stay revoked.
+   * an expired (or past-expiry) lot, unless the wallet is closed (then they stay expired). Released into a
+   * revoked lot they stay revoked.
    */
   settle(h: MHold, captureAmount: number, state: MHold['state']): number {
     let left = captureAmount;
@@ -78,7 +81,7 @@ export class Model {
         else if (l.status === 'revoked') l.revoked += r;
         else {
           l.expired += r;
-          toRefundLot += r;
+          if (!this.closed) toRefundLot += r;
         }
       }
     }

@@ -1,7 +1,7 @@
 /**
  * Model-based property test on real Postgres: random sequences of grant / reserve / capture / release /
- * refund / expire / revoke / adjust / time travel / hold sweeps / replays, each checked against the
- * in-memory model (outcome, refusal code and every lot counter), and a clean audit after every run.
+ * refund / expire / revoke / adjust / time travel / hold sweeps / wallet closing / replays, each checked
+ * against the in-memory model (outcome, refusal code and every lot counter), and a clean audit after every run.
  *
  * Runs: 500 by default (about 10–20 s). LEDGER_PROPERTY_RUNS=10000 npx jest test/ledger/property for the
  * long soak (minutes). Each run uses a fresh wallet in one shared test database.
@@ -29,6 +29,7 @@ type Cmd =
   | { t: 'adjust'; delta: number }
   | { t: 'advance'; days: number }
   | { t: 'sweep' }
+  | { t: 'close' }
   | { t: 'replay' };
 
 const kinds: Kind[] = ['promotional', 'membership', 'purchased', 'bulk', 'refund', 'adjustment'];
@@ -43,6 +44,7 @@ const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ t: fc.constant('adjust' as const), delta: fc.integer({ min: -30, max: 30 }).filter((d) => d !== 0) }) },
   { weight: 2, arbitrary: fc.record({ t: fc.constant('advance' as const), days: fc.integer({ min: 0, max: 25 }) }) },
   { weight: 1, arbitrary: fc.constant({ t: 'sweep' as const }) },
+  { weight: 1, arbitrary: fc.constant({ t: 'close' as const }) },
   { weight: 1, arbitrary: fc.constant({ t: 'replay' as const }) },
 );
 
@@ -70,12 +72,14 @@ async function step(ctx: Ctx, c: Cmd): Promise<void> {
   switch (c.t) {
     case 'grant': {
       const expiresAt = new Date(m.now + c.days * DAY);
+      if (m.closed) return expectCode(L.grantLot(pool, { walletId: ctx.w, kind: c.kind, amountCredits: c.amount, expiresAt, idempotencyKey: k, now }), 'WalletClosed');
       const r = await mutate(ctx, () => L.grantLot(pool, { walletId: ctx.w, kind: c.kind, amountCredits: c.amount, expiresAt, idempotencyKey: k, now }));
       m.addLot(r.lot.lotId, c.kind, c.amount, expiresAt.getTime());
       return;
     }
     case 'reserve': {
       const input = { walletId: ctx.w, amountCredits: c.amount, holdExpiresAt: new Date(m.now + c.holdDays * DAY), idempotencyKey: k, now };
+      if (m.closed) return expectCode(L.reserve(pool, input), 'WalletClosed');
       if (m.spendable() < c.amount) return expectCode(L.reserve(pool, input), 'InsufficientCredits');
       const r = await mutate(ctx, () => L.reserve(pool, input));
       const allocs = m.take(c.amount, 'held');
@@ -104,6 +108,7 @@ async function step(ctx: Ctx, c: Cmd): Promise<void> {
       const h = pickHold(c.h);
       if (!h) return;
       const input = { holdId: h.id, amountCredits: c.amount, idempotencyKey: k, now };
+      if (m.closed) return expectCode(L.refund(pool, input), 'WalletClosed');
       if (c.amount > m.refundable(h)) return expectCode(L.refund(pool, input), 'RefundExceedsCaptured');
       const r = await mutate(ctx, () => L.refund(pool, input));
       const toLot = m.refund(h, c.amount);
@@ -129,6 +134,7 @@ async function step(ctx: Ctx, c: Cmd): Promise<void> {
     }
     case 'adjust': {
       const input = { walletId: ctx.w, deltaCredits: c.delta, reason: 'property', actor: 'test', idempotencyKey: k, now };
+      if (m.closed) return expectCode(L.adjust(pool, input), 'WalletClosed');
       if (c.delta < 0 && m.spendable() < -c.delta) return expectCode(L.adjust(pool, input), 'InsufficientCredits');
       const r = await mutate(ctx, () => L.adjust(pool, input));
       if (c.delta > 0) m.addLot(r.lotId as string, 'adjustment', c.delta, m.now + 30 * DAY);
@@ -147,10 +153,15 @@ async function step(ctx: Ctx, c: Cmd): Promise<void> {
       for (const s of ours) {
         const h = due.find((x) => x.id === s.holdId) as MHold;
         const toLot = m.settle(h, 0, 'expired');
+        expect(s.refundLotId === null).toBe(toLot === 0);
         if (s.refundLotId) m.addLot(s.refundLotId, 'refund', toLot, m.now + 30 * DAY);
       }
       return;
     }
+    case 'close':
+      await L.closeWallet(pool, { walletId: ctx.w, now });
+      m.closed = true;
+      return;
     case 'replay': {
       if (!ctx.last) return;
       const again = await ctx.last();

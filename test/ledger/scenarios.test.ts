@@ -3,7 +3,7 @@ import { createTestDatabase, type TestDatabase } from '../support/db';
 import { expectAuditClean } from '../support/audit';
 import { T0, at, key, newWallet, snapshot } from '../support/ledger-fixtures';
 import {
-  adjust, capture, expireHold, expireLot, getBalance, getHold, grantLot, LedgerError, release,
+  adjust, capture, closeWallet, expireHold, expireLot, getBalance, getHold, grantLot, LedgerError, release,
   releaseExpiredHolds, refund, reserve, revokeLot, type LotKind,
 } from '../../src/ledger';
 
@@ -164,6 +164,22 @@ describe('expiry and refunds', () => {
     expect(bal.availableCredits).toBe(6);
     expect(bal.lots.find((l) => l.lotId === a)).toMatchObject({ expiredCredits: 10, heldCredits: 0 });
     expect(bal.lots.find((l) => l.lotId === rel.refundLotId)).toMatchObject({ kind: 'refund', availableCredits: 6, expiresAt: at(32) });
+  });
+
+  test('a closed wallet gets no refund lot: credits released into an expired lot stay expired', async () => {
+    const w = await newWallet(db.pool);
+    const a = await grant(w, 'promotional', 10, { expiresAt: at(1) });
+    const r1 = await hold(w, 4);
+    const r2 = await reserve(db.pool, { walletId: w, amountCredits: 3, idempotencyKey: key(), holdExpiresAt: at(1.5), now: T0 });
+    await expireLot(db.pool, { lotId: a, idempotencyKey: key(), now: at(1) });
+    await closeWallet(db.pool, { walletId: w, now: at(1) });
+    const rel = await release(db.pool, { holdId: r1.holdId, idempotencyKey: key(), now: at(2) });
+    expect(rel).toMatchObject({ state: 'released', releasedCredits: 4, refundLotId: null });
+    const swept = await expireHold(db.pool, { holdId: r2.holdId, idempotencyKey: key(), now: at(2) });
+    expect(swept).toMatchObject({ state: 'expired', releasedCredits: 3, refundLotId: null });
+    const bal = await getBalance(db.pool, { walletId: w, now: at(2), includeClosedLots: true });
+    expect(bal).toMatchObject({ walletStatus: 'closed', availableCredits: 0, heldCredits: 0 });
+    expect(bal.lots.map((l) => [l.lotId, l.expiredCredits])).toEqual([[a, 10]]);
   });
 
   test('refunds go back to their lots, or to a new refund lot where the lot has expired', async () => {
