@@ -86,6 +86,7 @@ export async function reportOutcome(deps: GenerationServiceDeps, generationId: s
   }
   const record = await requireRecord(deps, generationId);
   if (!record.settlement) throw nothingToSettle(record);
+  if (!settledByVerdict(record.settlement)) throw settledWithoutVerdict(record.settlement);
   const recorded = record.outcome ? { kind: 'outcome' as const, report: record.outcome } : { kind: 'cancel' as const };
   if (sameReport(recorded, { kind: 'outcome', report })) return record.settlement;
   throw new GenerationError('OutcomeConflict', `generation ${generationId} already settled (${record.settlement.reason})`, {
@@ -102,6 +103,7 @@ export async function cancelGeneration(deps: GenerationServiceDeps, generationId
   const record = await requireRecord(deps, generationId);
   if (record.settlement?.reason === 'cancelled') return record.settlement;
   if (!record.settlement) throw nothingToSettle(record);
+  if (!settledByVerdict(record.settlement)) throw settledWithoutVerdict(record.settlement);
   throw new GenerationError('AlreadySettled', `generation ${generationId} already settled (${record.settlement.reason})`, {
     settlement: record.settlement,
   });
@@ -139,6 +141,17 @@ function sameGenerationOrConflict(record: GenerationRecord, input: GenerationInp
     throw new GenerationError('GenerationConflict', `generation ${input.generationId} already exists with different content`);
   }
   return record;
+}
+
+/** The deadline or the hold sweeper settled it: no verdict was received, so a late one is not a conflict. */
+function settledByVerdict(settlement: Settlement): boolean {
+  return settlement.reason !== 'deadline_exceeded' && settlement.reason !== 'hold_expired';
+}
+
+function settledWithoutVerdict(settlement: Settlement): GenerationError {
+  return new GenerationError('AlreadySettled', `generation ${settlement.generationId} was settled without a verdict (${settlement.reason})`, {
+    settlement,
+  });
 }
 
 /** An outcome or a cancel for a generation whose reservation was refused: there is no hold to settle. */

@@ -172,6 +172,12 @@ function checkVerdict(run: Run, candidate: ReceivedVerdict): void {
   if (run.state.phase === 'rejected') {
     throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
   }
+  if (run.verdict === undefined && (run.state.phase === 'settling' || run.state.phase === 'settled')) {
+    // The deadline ended the wait: the credits were released without this verdict, and it is not recorded.
+    throw ApplicationFailure.create({
+      type: GenerationFailureType.AlreadySettled, message: `generation ${run.input.generationId} was settled at its deadline`, nonRetryable: true,
+    });
+  }
   if (run.verdict === undefined || sameReport(run.verdict, candidate)) return;
   throw ApplicationFailure.create({
     type: GenerationFailureType.OutcomeConflict,

@@ -162,6 +162,10 @@ describe('deadlines', () => {
     });
     expect(settlement).toMatchObject({ action: 'release', reason: 'deadline_exceeded', releasedCredits: 10 });
     expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
+    // A late outcome or cancel is answered the same way each time: settled without a verdict.
+    const late: OutcomeReport = { status: 'succeeded', outputs: [goodImage] };
+    await expect(reportOutcome(suite.deps, input.generationId, late)).rejects.toMatchObject({ code: 'AlreadySettled' });
+    await expect(cancelGeneration(suite.deps, input.generationId, {})).rejects.toMatchObject({ code: 'AlreadySettled' });
     await recordPath('deadline-exceeded', input.generationId);
   });
 

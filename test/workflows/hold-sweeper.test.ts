@@ -64,7 +64,7 @@ test('a generation whose workflow was terminated does not keep its credits held'
     settlement: { action: 'release', reason: 'hold_expired', capturedCredits: 0, releasedCredits: 20, availableCreditsAfter: 100, heldCreditsAfter: 0 },
   });
   await expect(reportOutcome(suite.deps, generationId, { status: 'succeeded', outputs: [{ url: 'u', sizeBytes: 1, contentType: 'image/png' }] }))
-    .rejects.toMatchObject({ code: 'OutcomeConflict' });
+    .rejects.toMatchObject({ code: 'AlreadySettled' });
 });
 
 test('operators find generations by wallet, feature, platform and status', async () => {
