@@ -31,6 +31,24 @@ function refundDays(input: { refundLotValidityDays?: number }): number {
   return days;
 }
 
+/**
+ * A new lot's validity as the caller stated it (explicit expiry, billing period end, bulk packages, validity
+ * days), for the request hash: the same key with a different validity is a different request, not a replay.
+ * Not the computed expiry, which depends on `now` (a retry may recompute it). Inputs left out stay out of
+ * the hash, so a request without any hashes as it did before these were included.
+ */
+function validityContent(input: { expiresAt?: unknown; periodEnd?: unknown; bulkPackages?: unknown; validityDays?: unknown }): Json {
+  return {
+    expiresAt: hashableDate(input.expiresAt), periodEnd: hashableDate(input.periodEnd),
+    bulkPackages: input.bulkPackages, validityDays: input.validityDays,
+  };
+}
+
+/** To the millisecond (String(date) would drop them); anything else as it is (refused later if it matters). */
+function hashableDate(d: unknown): unknown {
+  return d instanceof Date && !Number.isNaN(d.getTime()) ? d.toISOString() : d;
+}
+
 function references(input: Json): Json {
   const pick = ['generationId', 'refundRequestId', 'purchaseId', 'subscriptionPeriodId', 'promoId', 'actor', 'reason'];
   const snake: Record<string, string> = {
@@ -62,7 +80,7 @@ export async function grantLot(db: Db, input: GrantLotInput): Promise<GrantLotRe
   }
   if (expiresAt.getTime() <= now.getTime()) throw new LedgerError('InvalidInput', 'expiresAt must be in the future', { field: 'expiresAt' });
   const refs = references(input as unknown as Json);
-  const hash = requestHash('grant', { walletId, kind: input.kind, amount, ...refs });
+  const hash = requestHash('grant', { walletId, kind: input.kind, amount, ...refs, ...validityContent(input) });
   const r = await callLedgerFunction<Json>(db, 'ledger_grant', {
     key, hash, now, wallet_id: walletId, kind: input.kind, amount, expires_at: expiresAt, refs,
   });
@@ -222,7 +240,7 @@ export async function adjust(db: Db, input: AdjustInput): Promise<AdjustResult> 
       : computeLotExpiry({ kind: 'adjustment', grantedAt: now, validityDays: input.validityDays });
     if (expiresAt.getTime() <= now.getTime()) throw new LedgerError('InvalidInput', 'expiresAt must be in the future', { field: 'expiresAt' });
   }
-  const hash = requestHash('adjust', { walletId, delta, reason, actor });
+  const hash = requestHash('adjust', { walletId, delta, reason, actor, ...validityContent(input) });
   const r = await callLedgerFunction<Json>(db, 'ledger_adjust', {
     key, hash, now, wallet_id: walletId, delta, expires_at: expiresAt, refs: { actor, reason },
   });

@@ -112,9 +112,10 @@ export type LedgerFunction =
   | 'ledger_adjust';
 
 /**
- * The request hash compared on idempotent replays: only the economic content (operation, ids, amounts,
- * kinds, references). Timestamps (`now`, hold expiry, computed lot expiry) are left out on purpose: a
- * retried activity may recompute them, and that must replay, not conflict.
+ * The request hash compared on idempotent replays: the economic content (operation, ids, amounts, kinds,
+ * references, and a new lot's validity inputs as the caller gave them). `now`, the hold expiry and a lot
+ * expiry computed from `now` are left out on purpose: a retried activity may recompute them, and that must
+ * replay, not conflict. Keys whose value is undefined are left out.
  */
 export function requestHash(operation: string, content: Record<string, unknown>): string {
   const keys = Object.keys(content).filter((k) => content[k] !== undefined).sort();

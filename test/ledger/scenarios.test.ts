@@ -317,6 +317,40 @@ describe('idempotency', () => {
     expect(await snapshot(db.pool, w)).toEqual(before);
   });
 
+  test("a new lot's validity inputs are content: the same key with another validity is a conflict", async () => {
+    const w = await newWallet(db.pool);
+    const base = { walletId: w, amountCredits: 5, now: T0 } as const;
+    const grants = [
+      { kind: 'bulk', bulkPackages: 2 }, { kind: 'purchased', validityDays: 10 },
+      { kind: 'membership', periodEnd: at(31) }, { kind: 'purchased', expiresAt: at(40) },
+    ] as const;
+    const others = [
+      { kind: 'bulk', bulkPackages: 3 }, { kind: 'purchased', validityDays: 11 },
+      { kind: 'membership', periodEnd: at(31 + 1 / 86_400_000) }, { kind: 'purchased', expiresAt: at(41) },
+    ] as const;
+    for (const [i, g] of grants.entries()) {
+      const k = key('grant');
+      const first = await grantLot(db.pool, { ...base, ...g, idempotencyKey: k });
+      const before = await snapshot(db.pool, w);
+      await expectLedgerError(grantLot(db.pool, { ...base, ...others[i]!, idempotencyKey: k }), 'IdempotencyConflict');
+      // Leaving the validity input out is a different request too.
+      await expectLedgerError(grantLot(db.pool, { ...base, kind: g.kind, idempotencyKey: k }), 'IdempotencyConflict');
+      expect(await snapshot(db.pool, w)).toEqual(before);
+      // The same inputs replay even when `now` (and so a computed expiry) moved on: a retried activity.
+      expect(await grantLot(db.pool, { ...base, ...g, idempotencyKey: k, now: at(0.5) })).toEqual({ ...first, replayed: true });
+    }
+    for (const v of [{ validityDays: 5 }, { expiresAt: at(20) }]) {
+      const k = key('adjust');
+      const input = { walletId: w, deltaCredits: 3, reason: 'goodwill', actor: 'support:1', now: T0, idempotencyKey: k };
+      const first = await adjust(db.pool, { ...input, ...v });
+      const before = await snapshot(db.pool, w);
+      await expectLedgerError(adjust(db.pool, { ...input, validityDays: 6 }), 'IdempotencyConflict');
+      await expectLedgerError(adjust(db.pool, { ...input, expiresAt: at(21) }), 'IdempotencyConflict');
+      expect(await snapshot(db.pool, w)).toEqual(before);
+      expect(await adjust(db.pool, { ...input, ...v, now: at(0.5) })).toEqual({ ...first, replayed: true });
+    }
+  });
+
   test('a refused operation leaves its key unused', async () => {
     const w = await newWallet(db.pool);
     const k = key('reserve');
