@@ -59,6 +59,16 @@ export interface SettleGenerationInput {
 /** Ledger refusals that end a generation before it starts (everything else is retried). */
 const refusalCodes = new Set(['InsufficientCredits', 'WalletNotFound', 'WalletClosed', 'InvalidAmount', 'IdempotencyConflict']);
 
+/**
+ * The refusal as the generation's callers know it: the reserve key already held credits for other content (a
+ * run of the same id quoted differently) is a GenerationConflict; an amount the ledger refuses, a bad request.
+ */
+function generationCodeOf(ledgerCode: string): string {
+  if (ledgerCode === 'IdempotencyConflict') return GenerationFailureType.GenerationConflict;
+  if (ledgerCode === 'InvalidAmount') return GenerationFailureType.InvalidGenerationRequest;
+  return ledgerCode;
+}
+
 export function createGenerationActivities(deps: GenerationActivityDeps) {
   const { pool, priceBook } = deps;
 
@@ -107,9 +117,9 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
       return { generationId: generation.generationId, holdId: hold.holdId, costCredits: q.costCredits, quote: q, reservedAt: record.reservedAt!.toISOString() };
     } catch (err) {
       if (!isLedgerError(err) || !refusalCodes.has(err.code)) throw err;
-      const rejection = { code: err.code, message: err.message, shortfallCredits: err.shortfallCredits };
+      const rejection = { code: generationCodeOf(err.code), message: err.message, shortfallCredits: err.shortfallCredits };
       await recordRejection(pool, { generation, quote: q, rejection });
-      throw ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true, details: [rejection] });
+      throw ApplicationFailure.create({ type: rejection.code, message: err.message, nonRetryable: true, details: [rejection] });
     }
   }
 

@@ -106,6 +106,7 @@ export const generationStateQuery = defineQuery<GenerationState>('status');
 export const GenerationFailureType = {
   InsufficientCredits: 'InsufficientCredits',
   InvalidGenerationRequest: 'InvalidGenerationRequest',
+  GenerationConflict: 'GenerationConflict',
   OutcomeConflict: 'OutcomeConflict',
   InvalidOutcome: 'InvalidOutcome',
   AlreadySettled: 'AlreadySettled',

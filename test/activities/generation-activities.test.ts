@@ -139,6 +139,17 @@ test('credits released into a lot that expired meanwhile come back valid for REF
   expect(days).toBeLessThan(60.1);
 });
 
+test('a reservation retried after a price change meets its first hold: a non-retryable GenerationConflict, one hold', async () => {
+  const { walletId, generation, startedAt } = await setup(100);
+  await activities.reserveGeneration({ generation, startedAt });
+  const repriced = createGenerationActivities({
+    pool, priceBook: { ...defaultPriceBook, version: '2027-01-01', features: { ...defaultPriceBook.features, image: { ...defaultPriceBook.features.image, baseCredits: 12 } } },
+    settlementPolicy: defaultSettlementPolicy, maxDeadlineFactor: 3, holdExpiryGraceMs: 3_600_000, refundLotValidityDays: 30,
+  });
+  await expect(repriced.reserveGeneration({ generation, startedAt })).rejects.toMatchObject({ type: 'GenerationConflict', nonRetryable: true });
+  expect((await listJournal(pool, { walletId, kind: 'hold' })).entries).toHaveLength(1);
+});
+
 test('an unknown feature is a non-retryable InvalidGenerationRequest, and nothing is held', async () => {
   const { walletId, generation, startedAt } = await setup(100);
   await expect(activities.reserveGeneration({ generation: { ...generation, feature: 'hologram' }, startedAt })).rejects.toMatchObject({
