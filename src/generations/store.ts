@@ -93,7 +93,8 @@ export async function listWalletGenerations(
   pool: Pool,
   input: ListWalletGenerationsInput,
 ): Promise<{ generations: GenerationRecord[]; nextCursor: string | null }> {
-  const after = input.cursor ? decodeCursor(input.cursor) : null;
+  const after = input.cursor === undefined ? null : decodeGenerationsCursor(input.cursor);
+  if (input.cursor !== undefined && !after) throw new RangeError('cursor is not a nextCursor of this listing');
   const { rows } = await pool.query(
     `SELECT * FROM generations
       WHERE wallet_id = $1::uuid
@@ -113,13 +114,32 @@ function encodeCursor(r: GenerationRecord): string {
   return Buffer.from(JSON.stringify([r.createdAt.toISOString(), r.generationId])).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: string; generationId: string } | null {
+const BASE64URL = /^[A-Za-z0-9_-]+$/;
+
+/** What the table holds (1-200 characters) and Postgres text can carry: no NUL, no unpaired surrogate. */
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const isGenerationId = (id: unknown): id is string =>
+  typeof id === 'string' && id.length >= 1 && id.length <= 200 && !id.includes('\u0000') && !UNPAIRED_SURROGATE.test(id);
+
+/**
+ * The position a `nextCursor` names, or null if `cursor` is not one encodeCursor made: the HTTP query schema
+ * refuses it with a 400 (a cursor read loosely would either fail in Postgres or silently restart at page 1).
+ */
+export function decodeGenerationsCursor(cursor: string): { createdAt: string; generationId: string } | null {
+  if (!BASE64URL.test(cursor)) return null;
+  let position: unknown;
   try {
-    const [createdAt, generationId] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
-    return typeof createdAt === 'string' && typeof generationId === 'string' ? { createdAt, generationId } : null;
+    position = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
     return null;
   }
+  if (!Array.isArray(position) || position.length !== 2) return null;
+  const [createdAt, generationId] = position as unknown[];
+  if (typeof createdAt !== 'string' || !isGenerationId(generationId)) return null;
+  // Exactly the form encodeCursor writes (toISOString), so Postgres reads the very instant it came from.
+  const ms = Date.parse(createdAt);
+  if (Number.isNaN(ms) || new Date(ms).toISOString() !== createdAt) return null;
+  return { createdAt, generationId };
 }
 
 /** A rejection for an unknown, malformed wallet id is still recorded; the nil uuid stands for "no such wallet". */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decodeGenerationsCursor } from '../../generations/store';
 import { failureReasons } from '../../policy/settlement';
 import { generationPlatforms } from '../../workflows/generation-contract';
 import { CreditCount, Timestamp } from '../schemas/common';
@@ -97,7 +98,7 @@ export const GenerationPageResponse = z.object({
 
 export const WalletGenerationsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(500).optional(),
+  cursor: z.string().max(500).refine((c) => decodeGenerationsCursor(c) !== null, 'must be the nextCursor of a previous page').optional(),
   status: z.enum(['reserved', 'captured', 'partially_captured', 'released', 'rejected']).optional(),
 });
 
