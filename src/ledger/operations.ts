@@ -93,6 +93,10 @@ export async function reserve(db: Db, input: ReserveInput): Promise<ReserveResul
   const amount = parsePositiveCredits(input.amountCredits);
   const holdExpiresAt = requireDate(input.holdExpiresAt, 'holdExpiresAt');
   const now = nowOf(input);
+  // A hold already due would be swept (released as expired) at once: a caller's bug, not a reservation.
+  if (holdExpiresAt.getTime() <= now.getTime()) {
+    throw new LedgerError('InvalidInput', 'holdExpiresAt must be after now', { field: 'holdExpiresAt' });
+  }
   const refs = references(input as unknown as Json);
   const hash = requestHash('reserve', { walletId, amount, ...refs });
   const r = await callLedgerFunction<Json>(db, 'ledger_reserve', {

@@ -71,6 +71,23 @@ test('other malformed input: kind, key, dates, zero adjustment', async () => {
   await expectRefused(() => adjust(db.pool, { walletId: w, deltaCredits: 5, reason: '', actor: 'a', idempotencyKey: key(), now: T0 }), 'InvalidInput');
 });
 
+test('a hold expiring at or before now is refused before any SQL, and its key stays unused', async () => {
+  const k = key('reserve');
+  for (const holdExpiresAt of [T0, at(-1), new Date(T0.getTime() - 1)]) {
+    const before = await snapshot(db.pool, w);
+    const e = await reserve(db.pool, { walletId: w, amountCredits: 1, idempotencyKey: k, holdExpiresAt, now: T0 }).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(LedgerError);
+    expect(e).toMatchObject({ code: 'InvalidInput', details: { field: 'holdExpiresAt' } });
+    expect(await snapshot(db.pool, w)).toEqual(before);
+  }
+  // Checked before the wallet is even looked up.
+  const ghost = '00000000-0000-4000-8000-000000000000';
+  await expectRefused(() => reserve(db.pool, { walletId: ghost, amountCredits: 1, idempotencyKey: key(), holdExpiresAt: T0, now: T0 }), 'InvalidInput');
+  const r = await reserve(db.pool, { walletId: w, amountCredits: 1, idempotencyKey: k, holdExpiresAt: new Date(T0.getTime() + 1), now: T0 });
+  expect(r.replayed).toBe(false);
+  await release(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: T0 });
+});
+
 test('a closed wallet refuses grants and reservations but its holds can still be settled', async () => {
   const other = await newWallet(db.pool);
   await grantLot(db.pool, { walletId: other, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 });
