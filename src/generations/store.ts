@@ -95,8 +95,11 @@ export async function listWalletGenerations(
 ): Promise<{ generations: GenerationRecord[]; nextCursor: string | null }> {
   const after = input.cursor === undefined ? null : decodeGenerationsCursor(input.cursor);
   if (input.cursor !== undefined && !after) throw new RangeError('cursor is not a nextCursor of this listing');
+  // The cursor keeps created_at to the microsecond: cut to milliseconds, it would skip the rows created
+  // earlier within the last row's millisecond.
   const { rows } = await pool.query(
-    `SELECT * FROM generations
+    `SELECT *, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS cursor_created_at
+       FROM generations
       WHERE wallet_id = $1::uuid
         AND ($2::text IS NULL OR status = $2)
         AND ($3::timestamptz IS NULL OR (created_at, generation_id) < ($3::timestamptz, $4::text))
@@ -104,17 +107,18 @@ export async function listWalletGenerations(
       LIMIT $5`,
     [input.walletId, input.status ?? null, after?.createdAt ?? null, after?.generationId ?? null, input.limit + 1],
   );
-  const page = rows.slice(0, input.limit).map(toRecord);
+  const page = rows.slice(0, input.limit);
   const last = page[page.length - 1];
-  const nextCursor = rows.length > input.limit && last ? encodeCursor(last) : null;
-  return { generations: page, nextCursor };
+  const nextCursor = rows.length > input.limit && last ? encodeCursor(last.cursor_created_at, last.generation_id) : null;
+  return { generations: page.map(toRecord), nextCursor };
 }
 
-function encodeCursor(r: GenerationRecord): string {
-  return Buffer.from(JSON.stringify([r.createdAt.toISOString(), r.generationId])).toString('base64url');
+function encodeCursor(createdAt: string, generationId: string): string {
+  return Buffer.from(JSON.stringify([createdAt, generationId])).toString('base64url');
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(\d{3})?Z$/;
 
 /** What the table holds (1-200 characters) and Postgres text can carry: no NUL, no unpaired surrogate. */
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -136,9 +140,10 @@ export function decodeGenerationsCursor(cursor: string): { createdAt: string; ge
   if (!Array.isArray(position) || position.length !== 2) return null;
   const [createdAt, generationId] = position as unknown[];
   if (typeof createdAt !== 'string' || !isGenerationId(generationId)) return null;
-  // Exactly the form encodeCursor writes (toISOString), so Postgres reads the very instant it came from.
+  // Exactly the form encodeCursor writes, a real instant: UTC, microseconds (milliseconds in older cursors).
+  if (!CURSOR_TIME.test(createdAt)) return null;
   const ms = Date.parse(createdAt);
-  if (Number.isNaN(ms) || new Date(ms).toISOString() !== createdAt) return null;
+  if (Number.isNaN(ms) || new Date(ms).toISOString() !== `${createdAt.slice(0, 23)}Z`) return null;
   return { createdAt, generationId };
 }
 

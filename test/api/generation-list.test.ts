@@ -60,4 +60,28 @@ describe('GET /v1/wallets/:id/generations cursor', () => {
     } while (cursor);
     expect(seen).toEqual([...ids].reverse());
   });
+
+  it('generations created within one millisecond are all listed (the cursor keeps microseconds)', async () => {
+    const walletId = await createWallet(t);
+    const ids = [];
+    for (const us of ['400', '500', '600']) ids.push(await rejectedGeneration(walletId, `2026-02-01T00:00:00.123${us}Z`));
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await get(t, `/v1/wallets/${walletId}/generations?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.generations.map((g: { generationId: string }) => g.generationId));
+      cursor = res.body.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual([...ids].reverse());
+  });
+
+  it('a cursor made before cursors kept microseconds still reads', async () => {
+    const walletId = await createWallet(t);
+    const older = await rejectedGeneration(walletId, '2026-03-01T00:00:00.000Z');
+    await rejectedGeneration(walletId, '2026-03-02T00:00:00.000Z');
+    const res = await get(t, `/v1/wallets/${walletId}/generations?cursor=${cursorOf(['2026-03-02T00:00:00.000Z', 'gen-'])}`);
+    expect(res.status).toBe(200);
+    expect(res.body.generations.map((g: { generationId: string }) => g.generationId)).toEqual([older]);
+  });
 });
