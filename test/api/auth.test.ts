@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import type { Pool } from 'pg';
+import { authenticate } from '../../src/api/auth/authenticate';
 import { ApiKeyCache } from '../../src/api/auth/key-cache';
+import { hashApiKey } from '../../src/api/auth/keys';
 import { auditClean, createKey, createWallet, expectError, get, grant, journalCount, post, setupApiTest, type ApiTest } from './helpers';
 
 let t: ApiTest;
@@ -52,6 +55,31 @@ describe('authentication', () => {
     } finally {
       await cached.close();
     }
+  });
+
+  it('a lookup that read the key as active before a revocation in this process does not cache it', async () => {
+    const cache = new ApiKeyCache(60_000);
+    const keyId = randomUUID();
+    // A database whose answer arrives when the test says: the read saw the key still active.
+    let answer!: () => void;
+    const lookupDone = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
+    const pool = {
+      query: async () => {
+        await lookupDone;
+        return { rows: [{ key_id: keyId, role: 'support', wallet_id: null }] };
+      },
+    } as unknown as Pool;
+    const inFlight = authenticate(pool, 'Bearer ck_racing', cache);
+    cache.forgetKeyId(keyId); // DELETE /v1/api-keys/:id completes meanwhile
+    answer();
+    // The request that started before the revocation goes through; the next one must read the database again.
+    expect(await inFlight).toEqual({ keyId, role: 'support', walletId: null });
+    expect(cache.get(hashApiKey('ck_racing'))).toBeUndefined();
+    // A lookup that starts after the revocation is remembered as usual.
+    await authenticate(pool, 'Bearer ck_racing', cache);
+    expect(cache.get(hashApiKey('ck_racing'))).toEqual({ keyId, role: 'support', walletId: null });
   });
 
   it('revoking an unknown key → 404; a support key may not revoke', async () => {

@@ -14,9 +14,10 @@ export async function authenticate(pool: Pool, authorizationHeader: string | und
   const keyHash = hashApiKey(match[1]!);
   const remembered = cache?.get(keyHash);
   if (remembered) return remembered;
+  const ticket = cache?.lookupTicket() ?? 0;
   const principal = await findActiveKeyByHash(pool, keyHash);
   if (!principal) throw new ApiError('Unauthorized', 'invalid API key');
-  cache?.remember(keyHash, principal);
+  cache?.remember(keyHash, principal, ticket);
   return principal;
 }
 
