@@ -82,6 +82,20 @@ describe('authentication', () => {
     expect(cache.get(hashApiKey('ck_racing'))).toEqual({ keyId, role: 'support', walletId: null });
   });
 
+  it('a key cannot revoke itself, whatever the case of its id', async () => {
+    const created = await post(t, '/v1/api-keys', { role: 'admin' });
+    const key = created.body.key as string;
+    const id = created.body.id as string;
+    const res = await request(t.app).delete(`/v1/api-keys/${id.toUpperCase()}`).set('Authorization', `Bearer ${key}`);
+    expectError(res, 403, 'Forbidden');
+    expect((await get(t, '/v1/price-book', key)).status).toBe(200);
+    // Revoked by another admin key with the id in capitals: the answer names it as stored.
+    const revoked = await request(t.app).delete(`/v1/api-keys/${id.toUpperCase()}`).set('Authorization', `Bearer ${t.adminKey}`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.id).toBe(id);
+    expectError(await get(t, '/v1/price-book', key), 401, 'Unauthorized');
+  });
+
   it('revoking an unknown key → 404; a support key may not revoke', async () => {
     const unknown = await request(t.app).delete(`/v1/api-keys/${randomUUID()}`).set('Authorization', `Bearer ${t.adminKey}`);
     expectError(unknown, 404, 'NotFound');
@@ -142,6 +156,25 @@ describe('wallet-scoped keys', () => {
     expect(res.status).toBe(200);
     expect(res.body.availableCredits).toBe(40);
     expect((await get(t, `/v1/wallets/${walletId}/journal`, key)).status).toBe(200);
+  });
+
+  it.each(['balance', 'journal', 'generations', ''])('see their own wallet also when its id is written in capitals (%s)', async (suffix) => {
+    const walletId = await createWallet(t);
+    await grant(t, walletId, 40);
+    const key = await createKey(t, 'wallet', walletId);
+    const res = await get(t, `/v1/wallets/${walletId.toUpperCase()}${suffix ? `/${suffix}` : ''}`, key);
+    expect(res.status).toBe(200);
+    expect(res.headers['x-credits-balance']).toBe('40');
+    if (suffix === 'balance') expect(res.body.walletId).toBe(walletId);
+    if (suffix === '') expect(res.body.id).toBe(walletId);
+  });
+
+  it('a wallet key created with the wallet id in capitals is bound to that wallet', async () => {
+    const walletId = await createWallet(t);
+    const res = await post(t, '/v1/api-keys', { role: 'wallet', walletId: walletId.toUpperCase() });
+    expect(res.status).toBe(201);
+    expect(res.body.walletId).toBe(walletId);
+    expect((await get(t, `/v1/wallets/${walletId}/balance`, res.body.key)).status).toBe(200);
   });
 
   it.each(['balance', 'journal', ''])('another wallet answers exactly like a missing one (%s)', async (suffix) => {

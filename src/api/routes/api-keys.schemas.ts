@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import { ROLES } from '../auth/roles';
-import { Timestamp } from '../schemas/common';
+import { Timestamp, Uuid, WalletId } from '../schemas/common';
 
 export const CreateApiKeyBody = z
   .strictObject({
     role: z.enum(ROLES),
-    walletId: z.string().min(1).max(200).optional().meta({ description: 'Required iff role is wallet' }),
+    walletId: WalletId.optional().meta({ description: 'Required iff role is wallet' }),
     label: z.string().min(1).max(200).optional(),
   })
   .superRefine((body, ctx) => {
@@ -31,6 +31,6 @@ export const ApiKeyResponse = z
   })
   .meta({ id: 'ApiKey' });
 
-export const ApiKeyIdParams = z.object({ id: z.uuid() });
+export const ApiKeyIdParams = z.object({ id: Uuid });
 
 export const RevokedApiKeyResponse = z.object({ id: z.uuid(), revokedAt: Timestamp }).meta({ id: 'RevokedApiKey' });

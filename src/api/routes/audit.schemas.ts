@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { WalletId } from '../schemas/common';
 
-export const AuditQuery = z.strictObject({ walletId: z.string().min(1).max(200).optional() });
+export const AuditQuery = z.strictObject({ walletId: WalletId.optional() });
 
 export const AuditResponse = z
   .object({

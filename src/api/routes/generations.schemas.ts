@@ -2,13 +2,13 @@ import { z } from 'zod';
 import { decodeGenerationsCursor } from '../../generations/store';
 import { failureReasons } from '../../policy/settlement';
 import { generationPlatforms } from '../../workflows/generation-contract';
-import { CreditCount, Timestamp } from '../schemas/common';
+import { CreditCount, Timestamp, Uuid } from '../schemas/common';
 
 const Id = z.string().min(1).max(200);
 
 export const StartGenerationBody = z.strictObject({
   generationId: Id.regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only'),
-  walletId: z.uuid(),
+  walletId: Uuid,
   userId: Id,
   feature: z.string().min(1).max(100),
   params: z.record(z.string(), z.unknown()).default({}),

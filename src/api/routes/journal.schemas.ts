@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CreditCount, CreditDelta, Timestamp } from '../schemas/common';
+import { CreditCount, CreditDelta, Timestamp, Uuid } from '../schemas/common';
 
 export const JOURNAL_KINDS = ['grant', 'hold', 'capture', 'release', 'refund', 'expire', 'revoke', 'adjust'] as const;
 
@@ -7,8 +7,8 @@ export const JournalQuery = z.strictObject({
   cursor: z.string().regex(/^\d{1,18}$/, 'must be the nextCursor of a previous page').optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   kind: z.enum(JOURNAL_KINDS).optional(),
-  lotId: z.uuid().optional(),
-  holdId: z.uuid().optional(),
+  lotId: Uuid.optional(),
+  holdId: Uuid.optional(),
   generationId: z.string().min(1).max(200).optional(),
   from: Timestamp.optional().meta({ description: 'Inclusive lower bound on createdAt' }),
   to: Timestamp.optional().meta({ description: 'Exclusive upper bound on createdAt' }),

@@ -22,8 +22,19 @@ export const CreditDelta = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Nu
 
 export const Timestamp = z.iso.datetime({ offset: true }).meta({ example: '2026-11-21T05:30:00.000Z' });
 
-/** Path ids are any text: an id that is not a UUID simply names no wallet (404), like any unknown id. */
-export const WalletIdParams = z.object({ id: z.string().min(1).max(200) });
+/**
+ * A UUID that names a key, wallet, lot or hold. Postgres reads any case, but the API also compares ids as
+ * text (a key's own id, a wallet key's wallet) and echoes them: one spelling, lowercase, as Postgres writes it.
+ */
+export const Uuid = z.uuid().toLowerCase();
+
+/**
+ * A wallet id in a path, query or body: any text — an id that is not a UUID simply names no wallet (404),
+ * like any unknown id — lowercased (see Uuid).
+ */
+export const WalletId = z.string().min(1).max(200).toLowerCase();
+
+export const WalletIdParams = z.object({ id: WalletId });
 
 export const OwnerType = z.enum(['user', 'organization']);
 
