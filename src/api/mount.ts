@@ -41,6 +41,8 @@ interface Execution {
   spec: RouteSpec;
   deps: AppDeps;
   req: Request;
+  /** Parsed before idempotency: the record names the route by them. */
+  params: unknown;
   principal: Principal | null;
   ledgerIdempotencyKey: string | null;
   logger: Logger;
@@ -54,7 +56,7 @@ async function execute(x: Execution): Promise<StoredResponse> {
   let response: StoredResponse;
   try {
     const ctx: RouteContext<unknown, unknown, unknown> = {
-      params: parsePart(x.spec.params, x.req.params, 'path'),
+      params: x.params,
       query: parsePart(x.spec.query, x.req.query, 'query'),
       body: parsePart(x.spec.body, x.req.body, ''),
       principal: x.principal,
@@ -100,14 +102,15 @@ async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Respons
       query: spec.query ? req.query : undefined,
       body: spec.body || spec.method === 'post' ? req.body : undefined,
     });
+    const params = parsePart(spec.params, req.params, 'path');
     if (spec.method !== 'post' || !principal) {
-      return await execute({ spec, deps, req, principal, ledgerIdempotencyKey: null, logger });
+      return await execute({ spec, deps, req, params, principal, ledgerIdempotencyKey: null, logger });
     }
     const scope = { principalId: principal.keyId, idempotencyKey: requireIdempotencyKey(req) };
     const outcome = await runIdempotent(
       deps.pool,
-      { scope, route: `POST ${req.originalUrl.split('?')[0]}`, body: req.body },
-      () => execute({ spec, deps, req, principal, ledgerIdempotencyKey: ledgerKeyFor(scope), logger }),
+      { scope, route: idempotencyRoute(spec, params), body: req.body },
+      () => execute({ spec, deps, req, params, principal, ledgerIdempotencyKey: ledgerKeyFor(scope), logger }),
       { ...DEFAULT_IDEMPOTENCY_OPTIONS, ...deps.idempotency },
       spec.redactForReplay ? redactWith(spec.redactForReplay) : undefined,
     );
@@ -116,6 +119,16 @@ async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Respons
     const mapped = toErrorResponse(error, logger);
     return { status: mapped.status, body: mapped.body, headers: {} };
   }
+}
+
+/**
+ * The route an Idempotency-Key is bound to: the path template filled with the parsed (normalized) parameters,
+ * so the same request written another way (`/V1/…`, a trailing slash, an id in capitals) replays. Each value
+ * is URI-encoded, so two routes never share a name — and the name is the path a client usually writes.
+ */
+function idempotencyRoute(spec: RouteSpec, params: unknown): string {
+  const values = (params ?? {}) as Record<string, unknown>;
+  return `POST ${spec.path.replace(/:([A-Za-z0-9_]+)/g, (_match, name: string) => encodeURIComponent(String(values[name])))}`;
 }
 
 function redactWith(redact: (body: unknown) => unknown) {

@@ -64,6 +64,29 @@ describe('Idempotency-Key', () => {
     expect(await journalCount(t, b)).toBe(0);
   });
 
+  it('the same route written another way (capitals, a trailing slash, the id in capitals) replays', async () => {
+    const walletId = await createWallet(t);
+    const key = randomUUID();
+    const body = { kind: 'purchased', amountCredits: 30 };
+    const first = await post(t, `/v1/wallets/${walletId}/grants`, body, t.adminKey, key);
+    expect(first.status).toBe(201);
+    for (const path of [`/V1/WALLETS/${walletId}/GRANTS`, `/v1/wallets/${walletId}/grants/`, `/v1/wallets/${walletId.toUpperCase()}/grants`]) {
+      const again = await post(t, path, body, t.adminKey, key);
+      expect(again.status).toBe(201);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(again.body).toEqual(first.body);
+    }
+    expect(await journalCount(t, walletId)).toBe(1);
+  });
+
+  it('the record names the route by its template and parameters', async () => {
+    const walletId = await createWallet(t);
+    const key = randomUUID();
+    await post(t, `/V1/Wallets/${walletId.toUpperCase()}/grants/`, { kind: 'purchased', amountCredits: 1 }, t.adminKey, key);
+    const row = await t.pool.query('SELECT route FROM http_idempotency WHERE idempotency_key = $1', [key]);
+    expect(row.rows[0].route).toBe(`POST /v1/wallets/${walletId}/grants`);
+  });
+
   it('keys are scoped per API key: another principal with the same key executes on its own', async () => {
     const key = randomUUID();
     const otherAdmin = await createKey(t, 'admin');

@@ -24,7 +24,7 @@ const POLL_INTERVAL_MS = 25;
 
 export interface IdempotentRequest {
   scope: IdempotencyScope;
-  /** `METHOD /concrete/path`: the same key on another route is a conflict, not a replay. */
+  /** `POST /path` with its parsed parameters filled in: the same key on another route is a conflict. */
   route: string;
   body: unknown;
 }
