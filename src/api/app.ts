@@ -7,6 +7,7 @@ import { ApiKeyCache } from './auth/key-cache';
 import type { AppDeps } from './deps';
 import { ApiError, toErrorResponse } from './errors';
 import { mountRoute } from './mount';
+import { keepRawBody } from './request-input';
 import { buildOpenApiDocument } from './openapi';
 import { ROUTES } from './routes';
 
@@ -34,7 +35,8 @@ export function createApp(appDeps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: query schemas expect flat strings
   app.use(requestLog(deps));
-  app.use(express.json({ limit: '100kb', strict: true }));
+  // The raw text is kept for the one check JSON.parse makes impossible afterwards (request-input.ts).
+  app.use(express.json({ limit: '100kb', strict: true, verify: (req, _res, body) => keepRawBody(req, body) }));
 
   const openApiDocument = buildOpenApiDocument(ROUTES);
   app.get('/openapi.json', (_req, res) => {

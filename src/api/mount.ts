@@ -12,7 +12,7 @@ import type { AppDeps } from './deps';
 import { ApiError, toErrorResponse, validationError } from './errors';
 import { DEFAULT_IDEMPOTENCY_OPTIONS, ledgerKeyFor, runIdempotent } from './idempotency/run';
 import type { StoredResponse } from './idempotency/store';
-import { checkRequestInput } from './request-input';
+import { checkRequestInput, rawBodyOf } from './request-input';
 import type { RouteContext, RouteSpec } from './route';
 import { currentWalletHeaders, walletHeaders, type WalletTotals } from './wallet-headers';
 
@@ -97,10 +97,12 @@ async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Respons
     if (principal) res.locals['principal'] = { keyId: principal.keyId, role: principal.role };
     if (principal) authorize(principal, spec.access);
     // Before any schema, hash or handler: strings Postgres cannot store and too-deep bodies are a 400 here.
+    const readsBody = spec.body !== undefined || spec.method === 'post';
     checkRequestInput({
       params: spec.params ? req.params : undefined,
       query: spec.query ? req.query : undefined,
-      body: spec.body || spec.method === 'post' ? req.body : undefined,
+      body: readsBody ? req.body : undefined,
+      rawBody: readsBody ? rawBodyOf(req) : undefined,
     });
     const params = parsePart(spec.params, req.params, 'path');
     if (spec.method !== 'post' || !principal) {

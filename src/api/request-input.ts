@@ -3,9 +3,12 @@
  * query (object keys included) must be one Postgres can store: `text` refuses NUL and `jsonb` also refuses
  * lone UTF-16 surrogates, so such a string would otherwise fail deep inside a handler — as a 500, and possibly
  * after something was already written. The body may nest at most MAX_NESTING_DEPTH levels: every recursive
- * walk after this one (the idempotency hash, zod) would otherwise exhaust the stack. One 400 names each field.
+ * walk after this one (the idempotency hash, zod) would otherwise exhaust the stack. A number whose JSON
+ * literal has a fraction that JSON.parse rounds away (`1.0000000000000001` → 1) is refused wherever it is: the
+ * schemas would see a whole number the client did not send. One 400 names each field.
  */
 import { ApiError, type FieldIssue } from './errors';
+import { roundedNumberLiterals } from './json-literals';
 
 export const MAX_NESTING_DEPTH = 32;
 
@@ -56,9 +59,22 @@ class Walk {
   }
 }
 
+/** The body's text as received, kept by the JSON parser (app.ts) for the literal check. */
+const rawBodies = new WeakMap<object, Buffer>();
+
+export function keepRawBody(req: object, body: Buffer): void {
+  rawBodies.set(req, body);
+}
+
+export function rawBodyOf(req: object): Buffer | undefined {
+  return rawBodies.get(req);
+}
+
 export interface RequestInput {
   /** Checked when the route reads it (or hashes it, on a POST). */
   body?: unknown;
+  /** The text `body` was parsed from, if it came as JSON. */
+  rawBody?: Buffer;
   params?: unknown;
   query?: unknown;
 }
@@ -70,6 +86,11 @@ export function checkRequestInput(input: RequestInput): void {
   walk.value(input.params, ['path'], 0);
   walk.value(input.query, ['query'], 0);
   walk.value(input.body, [], 0);
+  if (input.rawBody !== undefined && input.body !== undefined) {
+    for (const { path, value } of roundedNumberLiterals(input.rawBody.toString('utf8'))) {
+      walk.add(path.map(segment), `must be exactly the number sent: its fraction would be rounded away (read as ${value})`);
+    }
+  }
   if (walk.issues.length === 0) return;
   const fields = walk.issues;
   throw new ApiError('ValidationError', `invalid request: ${fields.map((f) => f.path).join(', ')}`, { fields });

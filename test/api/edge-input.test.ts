@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { roundedNumberLiterals } from '../../src/api/json-literals';
 import { auditClean, createWallet, expectError, get, idem, journalCount, setupApiTest, type ApiTest } from './helpers';
 
 let t: ApiTest;
@@ -122,5 +123,17 @@ describe('nesting depth', () => {
       .set('Content-Type', 'application/json')
       .send('{"x":"\\u0000"}');
     expectError(res, 404, 'WalletNotFound');
+  });
+});
+
+describe('roundedNumberLiterals', () => {
+  it('names each number whose fraction JSON.parse rounds away, by its path; strings and exact numbers are left alone', () => {
+    const text = String.raw`{"a\"":[1,{"b":1.0000000000000001}],"c":"x\\","n":-0.0,"e":1e-0,"d":[0.5,2.00000000000000001,true,null],"f":"3.0000000000000001"}`;
+    expect(roundedNumberLiterals(text)).toEqual([
+      { path: ['a"', '1', 'b'], value: 1 },
+      { path: ['d', '1'], value: 2 },
+    ]);
+    expect(roundedNumberLiterals('[4503599627370496.5]')).toEqual([{ path: ['0'], value: 4503599627370496 }]);
+    expect(roundedNumberLiterals('{"x":100.000,"y":1.50e1,"z":2500E-2}')).toEqual([]);
   });
 });

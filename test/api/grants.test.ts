@@ -68,6 +68,39 @@ describe('POST /v1/wallets/:id/grants', () => {
     expect(await journalCount(t, walletId)).toBe(0);
   });
 
+  const rawGrant = (walletId: string, amountLiteral: string, extra = '') =>
+    request(t.app)
+      .post(`/v1/wallets/${walletId}/grants`)
+      .set('Authorization', `Bearer ${t.adminKey}`)
+      .set('Idempotency-Key', randomUUID())
+      .set('Content-Type', 'application/json')
+      .send(`{"kind":"purchased","amountCredits":${amountLiteral}${extra}}`);
+
+  it.each(['4503599627370496.5', '1.0000000000000001', '9007199254740990.9', '1e-400', '12.5e-1'])(
+    'a fraction JSON.parse would round away (%s) → 400 naming amountCredits; nothing granted',
+    async (literal) => {
+      const walletId = await createWallet(t);
+      const res = await rawGrant(walletId, literal);
+      expectError(res, 400, 'ValidationError');
+      expect(res.body.error.details.fields).toEqual([{ path: 'amountCredits', reason: expect.any(String) }]);
+      expect(await journalCount(t, walletId)).toBe(0);
+    },
+  );
+
+  it.each([['1e2', 100], ['100.000', 100], ['1.50e1', 15], ['2500E-2', 25]])('%s is exactly a whole number → granted %d', async (literal, credits) => {
+    const walletId = await createWallet(t);
+    const res = await rawGrant(walletId, literal);
+    expect(res.status).toBe(201);
+    expect(res.body.amountCredits).toBe(credits);
+  });
+
+  it('any whole-number field: a rounded-away fraction is named, wherever it is', async () => {
+    const walletId = await createWallet(t);
+    const res = await rawGrant(walletId, '5', ',"validityDays":30.0000000000000001,"reason":"a 1.0000000000000001 in a string is text"');
+    expectError(res, 400, 'ValidationError');
+    expect(res.body.error.details.fields).toEqual([{ path: 'validityDays', reason: expect.any(String) }]);
+  });
+
   it('the largest safe integer is accepted', async () => {
     const walletId = await createWallet(t);
     await grant(t, walletId, Number.MAX_SAFE_INTEGER);
