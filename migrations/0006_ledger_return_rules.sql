@@ -13,6 +13,10 @@
 -- WalletClosed), yet a settlement gave it an active refund lot. Credits a settlement releases into an
 -- expired lot of a closed wallet now stay expired there.
 --
+-- ledger_audit learns these rules (and checks refunds per allocation, and that a closed lot keeps no
+-- available credits). Note: settlements made by 0001's ledger_settle that re-granted revoked credits are
+-- reported by it (release_refund_lot) — they are that bug's traces.
+--
 -- Existing databases ran 0001, so the changed functions are replaced here; the Down section restores 0001's.
 
 -- capture (all or part; the rest released), release, or expire (the safety net) a pending hold.
@@ -205,6 +209,220 @@ BEGIN
   RETURN v_result;
 END $$;
 
+-- Audit: 0001's checks, plus the return rules above, each of which the journal alone can show broken:
+--   release_destination  a release row returned credits to `available` of a lot past its expiry, to
+--                        `expired` of a lot neither expired nor past its expiry, or to `revoked` of a lot
+--                        not revoked (lots only ever become unusable, so today's state bounds the past one);
+--   release_refund_lot   a settlement's credits released into expired lots do not reappear, exactly, as the
+--                        grant of one refund lot whose source_hold_id is the hold (none is due when the wallet
+--                        is closed), or it granted a refund lot for anything else (e.g. revoked credits);
+--   refund_allocation    a refund row returned credits to a lot the hold has no allocation on, or more than
+--                        that allocation's refunded part; or an allocation's refunded part went to a new lot
+--                        although its lot was usable at every refund of the hold;
+--   refund_lot_source    a refund row granting a new lot that is not a refund lot of that hold and operation;
+--   closed_lot_available an expired or revoked lot still has available credits.
+
+CREATE OR REPLACE FUNCTION ledger_audit(p_wallet uuid)
+RETURNS TABLE (check_name text, wallet_id uuid, lot_id uuid, hold_id uuid, details jsonb)
+LANGUAGE sql STABLE AS $$
+  WITH
+  lots AS (SELECT * FROM ledger_lots l WHERE p_wallet IS NULL OR l.wallet_id = p_wallet),
+  holds AS (SELECT * FROM ledger_holds h WHERE p_wallet IS NULL OR h.wallet_id = p_wallet),
+  journal AS (SELECT * FROM ledger_journal j WHERE p_wallet IS NULL OR j.wallet_id = p_wallet),
+  jl AS (
+    SELECT j.lot_id, sum(d_available) AS a, sum(d_held) AS h, sum(d_consumed) AS c, sum(d_expired) AS e,
+           sum(d_revoked) AS r, sum(d_available + d_held + d_consumed + d_expired + d_revoked) AS g
+    FROM journal j GROUP BY j.lot_id),
+  jh AS (
+    SELECT j.hold_id,
+           coalesce(sum(amount) FILTER (WHERE kind = 'hold'), 0) AS held,
+           coalesce(sum(amount) FILTER (WHERE kind = 'capture'), 0) AS captured,
+           coalesce(sum(amount) FILTER (WHERE kind = 'release'), 0) AS released,
+           coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded,
+           count(DISTINCT operation_id) FILTER (WHERE kind IN ('capture', 'release')) AS settlements
+    FROM journal j WHERE j.hold_id IS NOT NULL GROUP BY j.hold_id),
+  ah AS (
+    SELECT a.hold_id, sum(a.amount) AS amount, sum(a.captured) AS captured, sum(a.released) AS released,
+           sum(a.refunded) AS refunded,
+           bool_and(h.state = 'pending' OR a.captured + a.released = a.amount) AS each_settled
+    FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id GROUP BY a.hold_id),
+  -- Per hold and lot: what was held, captured and released there (refunds may land in a new refund lot,
+  -- so they are checked per hold, in hold_totals).
+  jha AS (
+    SELECT j.hold_id, j.lot_id,
+           coalesce(sum(amount) FILTER (WHERE kind = 'hold'), 0) AS amount,
+           coalesce(sum(amount) FILTER (WHERE kind = 'capture'), 0) AS captured,
+           coalesce(sum(amount) FILTER (WHERE kind = 'release'), 0) AS released
+    FROM journal j
+    WHERE j.kind IN ('hold', 'capture', 'release') GROUP BY j.hold_id, j.lot_id),
+  pending_held AS (
+    SELECT a.lot_id, sum(a.amount) AS held FROM ledger_hold_allocations a
+    JOIN holds h ON h.id = a.hold_id AND h.state = 'pending' GROUP BY a.lot_id),
+  -- Per settlement (operation and hold): what it released into expired lots, what it granted (grant rows
+  -- carry a hold only there), and how much of that went to a refund lot of this hold and operation.
+  settled AS (
+    SELECT j.operation_id, j.hold_id, j.wallet_id,
+           coalesce(sum(j.d_expired) FILTER (WHERE j.kind = 'release'), 0) AS expired,
+           coalesce(sum(j.amount) FILTER (WHERE j.kind = 'grant'), 0) AS granted,
+           coalesce(sum(j.amount) FILTER (WHERE j.kind = 'grant' AND l.kind = 'refund'
+             AND l.source_hold_id = j.hold_id AND l.operation_id = j.operation_id), 0) AS granted_as_refund_lot
+    FROM journal j LEFT JOIN ledger_lots l ON l.id = j.lot_id
+    WHERE j.hold_id IS NOT NULL AND (j.kind = 'grant' OR (j.kind = 'release' AND j.d_expired > 0))
+    GROUP BY j.operation_id, j.hold_id, j.wallet_id),
+  -- Refund rows that gave credits back to a lot (the others grant a new refund lot), per hold and lot.
+  refunded_back AS (
+    SELECT j.wallet_id, j.hold_id, j.lot_id, sum(j.amount) AS amount
+    FROM journal j WHERE j.kind = 'refund' AND j.d_consumed <> 0 GROUP BY j.wallet_id, j.hold_id, j.lot_id),
+  last_refund AS (
+    SELECT j.hold_id, max(j.created_at) AS at FROM journal j WHERE j.kind = 'refund' GROUP BY j.hold_id)
+
+  SELECT 'lot_counter_mismatch', l.wallet_id, l.id, NULL::uuid,
+         jsonb_build_object('lot', jsonb_build_array(l.granted, l.available, l.held, l.consumed, l.expired, l.revoked),
+                            'journal', jsonb_build_array(jl.g, jl.a, jl.h, jl.c, jl.e, jl.r),
+                            'order', 'granted,available,held,consumed,expired,revoked')
+  FROM lots l LEFT JOIN jl ON jl.lot_id = l.id
+  WHERE (l.granted, l.available, l.held, l.consumed, l.expired, l.revoked)
+        IS DISTINCT FROM (jl.g, jl.a, jl.h, jl.c, jl.e, jl.r)
+
+  UNION ALL
+  SELECT 'lot_conservation', l.wallet_id, l.id, NULL,
+         jsonb_build_object('granted', l.granted, 'available', l.available, 'held', l.held,
+                            'consumed', l.consumed, 'expired', l.expired, 'revoked', l.revoked)
+  FROM lots l
+  WHERE l.granted <> l.available + l.held + l.consumed + l.expired + l.revoked
+     OR least(l.available, l.held, l.consumed, l.expired, l.revoked) < 0 OR l.granted <= 0
+
+  UNION ALL
+  SELECT 'lot_held_mismatch', l.wallet_id, l.id, NULL,
+         jsonb_build_object('held', l.held, 'pendingAllocations', coalesce(ph.held, 0))
+  FROM lots l LEFT JOIN pending_held ph ON ph.lot_id = l.id
+  WHERE l.held <> coalesce(ph.held, 0)
+
+  UNION ALL
+  SELECT 'journal_signature', j.wallet_id, j.lot_id, j.hold_id,
+         jsonb_build_object('entryId', j.id, 'kind', j.kind, 'amount', j.amount,
+                            'deltas', jsonb_build_array(j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked))
+  FROM journal j
+  WHERE NOT (j.amount > 0 AND CASE j.kind
+    WHEN 'grant'   THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (j.amount, 0, 0, 0, 0)
+    WHEN 'hold'    THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (-j.amount, j.amount, 0, 0, 0)
+    WHEN 'capture' THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (0, -j.amount, j.amount, 0, 0)
+    WHEN 'release' THEN j.d_held = -j.amount AND j.d_consumed = 0
+                        AND (j.d_available, j.d_expired, j.d_revoked) IN ((j.amount, 0, 0), (0, j.amount, 0), (0, 0, j.amount))
+    WHEN 'refund'  THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) IN
+                        ((j.amount, 0, -j.amount, 0, 0), (j.amount, 0, 0, 0, 0))
+    WHEN 'expire'  THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (-j.amount, 0, 0, j.amount, 0)
+    WHEN 'revoke'  THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (-j.amount, 0, 0, 0, j.amount)
+    WHEN 'adjust'  THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) IN
+                        ((j.amount, 0, 0, 0, 0), (-j.amount, 0, 0, 0, j.amount))
+    ELSE false END)
+
+  UNION ALL
+  SELECT 'journal_wallet_mismatch', j.wallet_id, j.lot_id, j.hold_id,
+         jsonb_build_object('entryId', j.id, 'lotWalletId', l.wallet_id)
+  FROM journal j JOIN ledger_lots l ON l.id = j.lot_id
+  WHERE l.wallet_id <> j.wallet_id
+
+  UNION ALL
+  SELECT 'hold_totals', h.wallet_id, NULL, h.id,
+         jsonb_build_object('state', h.state, 'amount', h.amount, 'captured', h.captured, 'released', h.released,
+           'refunded', h.refunded,
+           'allocations', jsonb_build_array(ah.amount, ah.captured, ah.released, ah.refunded),
+           'journal', jsonb_build_array(jh.held, jh.captured, jh.released, jh.refunded),
+           'settlements', jh.settlements, 'eachAllocationSettled', ah.each_settled)
+  FROM holds h LEFT JOIN ah ON ah.hold_id = h.id LEFT JOIN jh ON jh.hold_id = h.id
+  WHERE ah.amount IS DISTINCT FROM h.amount
+     OR (ah.captured, ah.released, ah.refunded) IS DISTINCT FROM (h.captured, h.released, h.refunded)
+     OR (jh.held, jh.captured, jh.released, jh.refunded) IS DISTINCT FROM (h.amount, h.captured, h.released, h.refunded)
+     OR jh.settlements > 1
+     OR (h.state = 'pending' AND (h.captured <> 0 OR h.released <> 0 OR jh.settlements <> 0))
+     OR (h.state <> 'pending' AND h.captured + h.released <> h.amount)
+     OR h.refunded > h.captured
+     OR ah.each_settled IS NOT TRUE
+
+  UNION ALL
+  SELECT 'hold_allocation_journal', h.wallet_id, a.lot_id, a.hold_id,
+         jsonb_build_object('allocation', jsonb_build_array(a.amount, a.captured, a.released),
+                            'journal', jsonb_build_array(jha.amount, jha.captured, jha.released),
+                            'order', 'held,captured,released')
+  FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id
+  LEFT JOIN jha ON jha.hold_id = a.hold_id AND jha.lot_id = a.lot_id
+  WHERE (jha.amount, jha.captured, jha.released) IS DISTINCT FROM (a.amount, a.captured, a.released)
+
+  -- Where returning credits went (the return rules above).
+  UNION ALL
+  SELECT 'release_destination', j.wallet_id, j.lot_id, j.hold_id,
+         jsonb_build_object('entryId', j.id, 'at', j.created_at, 'lotStatus', l.status, 'lotExpiresAt', l.expires_at,
+           'to', CASE WHEN j.d_available > 0 THEN 'available' WHEN j.d_expired > 0 THEN 'expired' ELSE 'revoked' END)
+  FROM journal j JOIN ledger_lots l ON l.id = j.lot_id
+  WHERE j.kind = 'release' AND CASE
+    WHEN j.d_available > 0 THEN l.expires_at <= j.created_at
+    WHEN j.d_expired > 0 THEN l.status <> 'expired' AND l.expires_at > j.created_at
+    WHEN j.d_revoked > 0 THEN l.status <> 'revoked'
+    ELSE false END
+
+  UNION ALL
+  SELECT 'release_refund_lot', s.wallet_id, NULL, s.hold_id,
+         jsonb_build_object('operationId', s.operation_id, 'releasedToExpired', s.expired, 'granted', s.granted,
+           'grantedAsRefundLot', s.granted_as_refund_lot, 'walletStatus', w.status)
+  FROM settled s LEFT JOIN ledger_wallets w ON w.id = s.wallet_id
+  WHERE s.granted <> s.granted_as_refund_lot
+     OR (s.granted <> s.expired AND NOT (s.granted = 0 AND w.status = 'closed'))
+
+  UNION ALL
+  SELECT 'refund_allocation', rb.wallet_id, rb.lot_id, rb.hold_id,
+         jsonb_build_object('refundedToLot', rb.amount, 'allocationRefunded', a.refunded)
+  FROM refunded_back rb
+  LEFT JOIN ledger_hold_allocations a ON a.hold_id = rb.hold_id AND a.lot_id = rb.lot_id
+  WHERE a.hold_id IS NULL OR rb.amount > a.refunded
+
+  UNION ALL
+  SELECT 'refund_allocation', h.wallet_id, a.lot_id, a.hold_id,
+         jsonb_build_object('refundedToLot', coalesce(rb.amount, 0), 'allocationRefunded', a.refunded,
+           'lotUsableUntil', l.expires_at, 'lastRefundAt', lr.at)
+  FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id
+  JOIN last_refund lr ON lr.hold_id = a.hold_id
+  JOIN ledger_lots l ON l.id = a.lot_id
+  LEFT JOIN refunded_back rb ON rb.hold_id = a.hold_id AND rb.lot_id = a.lot_id
+  WHERE a.refunded > coalesce(rb.amount, 0) AND l.status = 'active' AND l.expires_at > lr.at
+
+  UNION ALL
+  SELECT 'refund_lot_source', j.wallet_id, j.lot_id, j.hold_id,
+         jsonb_build_object('entryId', j.id, 'lotKind', l.kind, 'lotSourceHoldId', l.source_hold_id)
+  FROM journal j LEFT JOIN ledger_lots l ON l.id = j.lot_id
+  WHERE j.kind = 'refund' AND j.d_consumed = 0
+    AND (l.id IS NULL OR l.kind <> 'refund' OR l.source_hold_id IS DISTINCT FROM j.hold_id
+         OR l.operation_id <> j.operation_id)
+
+  UNION ALL
+  SELECT 'closed_lot_available', l.wallet_id, l.id, NULL,
+         jsonb_build_object('status', l.status, 'available', l.available)
+  FROM lots l
+  WHERE l.status <> 'active' AND l.available <> 0
+
+  -- References (the hot tables carry no foreign keys; see ledger_holds).
+  UNION ALL
+  SELECT 'journal_orphan', j.wallet_id, j.lot_id, j.hold_id, jsonb_build_object('entryId', j.id)
+  FROM journal j
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_lots l WHERE l.id = j.lot_id)
+     OR (j.hold_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ledger_holds h WHERE h.id = j.hold_id AND h.wallet_id = j.wallet_id))
+     OR NOT EXISTS (SELECT 1 FROM ledger_operations o WHERE o.id = j.operation_id)
+
+  UNION ALL
+  SELECT 'allocation_orphan', h.wallet_id, a.lot_id, a.hold_id, jsonb_build_object('seq', a.seq)
+  FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_lots l WHERE l.id = a.lot_id AND l.wallet_id = h.wallet_id)
+
+  UNION ALL
+  SELECT 'allocation_orphan', NULL, a.lot_id, a.hold_id, jsonb_build_object('seq', a.seq, 'missing', 'hold')
+  FROM ledger_hold_allocations a
+  WHERE p_wallet IS NULL AND NOT EXISTS (SELECT 1 FROM ledger_holds h WHERE h.id = a.hold_id)
+
+  UNION ALL
+  SELECT 'hold_orphan', h.wallet_id, NULL, h.id, jsonb_build_object('missing', 'wallet')
+  FROM holds h
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_wallets w WHERE w.id = h.wallet_id)
+$$;
 
 -- Down Migration
 
@@ -386,3 +604,141 @@ BEGIN
   RETURN v_result;
 END $$;
 
+-- Audit: recomputes everything from the journal and returns every violation (empty = consistent).
+-- Wallet balances are not stored (they are the sum of the wallet's lots), so there is no wallet total to
+-- drift; lot counters, hold totals and allocations are all checked against the journal.
+---------------------------------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION ledger_audit(p_wallet uuid)
+RETURNS TABLE (check_name text, wallet_id uuid, lot_id uuid, hold_id uuid, details jsonb)
+LANGUAGE sql STABLE AS $$
+  WITH
+  lots AS (SELECT * FROM ledger_lots l WHERE p_wallet IS NULL OR l.wallet_id = p_wallet),
+  holds AS (SELECT * FROM ledger_holds h WHERE p_wallet IS NULL OR h.wallet_id = p_wallet),
+  journal AS (SELECT * FROM ledger_journal j WHERE p_wallet IS NULL OR j.wallet_id = p_wallet),
+  jl AS (
+    SELECT j.lot_id, sum(d_available) AS a, sum(d_held) AS h, sum(d_consumed) AS c, sum(d_expired) AS e,
+           sum(d_revoked) AS r, sum(d_available + d_held + d_consumed + d_expired + d_revoked) AS g
+    FROM journal j GROUP BY j.lot_id),
+  jh AS (
+    SELECT j.hold_id,
+           coalesce(sum(amount) FILTER (WHERE kind = 'hold'), 0) AS held,
+           coalesce(sum(amount) FILTER (WHERE kind = 'capture'), 0) AS captured,
+           coalesce(sum(amount) FILTER (WHERE kind = 'release'), 0) AS released,
+           coalesce(sum(amount) FILTER (WHERE kind = 'refund'), 0) AS refunded,
+           count(DISTINCT operation_id) FILTER (WHERE kind IN ('capture', 'release')) AS settlements
+    FROM journal j WHERE j.hold_id IS NOT NULL GROUP BY j.hold_id),
+  ah AS (
+    SELECT a.hold_id, sum(a.amount) AS amount, sum(a.captured) AS captured, sum(a.released) AS released,
+           sum(a.refunded) AS refunded,
+           bool_and(h.state = 'pending' OR a.captured + a.released = a.amount) AS each_settled
+    FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id GROUP BY a.hold_id),
+  -- Per hold and lot: what was held, captured and released there (refunds may land in a new refund lot,
+  -- so they are checked per hold, in hold_totals).
+  jha AS (
+    SELECT j.hold_id, j.lot_id,
+           coalesce(sum(amount) FILTER (WHERE kind = 'hold'), 0) AS amount,
+           coalesce(sum(amount) FILTER (WHERE kind = 'capture'), 0) AS captured,
+           coalesce(sum(amount) FILTER (WHERE kind = 'release'), 0) AS released
+    FROM journal j
+    WHERE j.kind IN ('hold', 'capture', 'release') GROUP BY j.hold_id, j.lot_id),
+  pending_held AS (
+    SELECT a.lot_id, sum(a.amount) AS held FROM ledger_hold_allocations a
+    JOIN holds h ON h.id = a.hold_id AND h.state = 'pending' GROUP BY a.lot_id)
+
+  SELECT 'lot_counter_mismatch', l.wallet_id, l.id, NULL::uuid,
+         jsonb_build_object('lot', jsonb_build_array(l.granted, l.available, l.held, l.consumed, l.expired, l.revoked),
+                            'journal', jsonb_build_array(jl.g, jl.a, jl.h, jl.c, jl.e, jl.r),
+                            'order', 'granted,available,held,consumed,expired,revoked')
+  FROM lots l LEFT JOIN jl ON jl.lot_id = l.id
+  WHERE (l.granted, l.available, l.held, l.consumed, l.expired, l.revoked)
+        IS DISTINCT FROM (jl.g, jl.a, jl.h, jl.c, jl.e, jl.r)
+
+  UNION ALL
+  SELECT 'lot_conservation', l.wallet_id, l.id, NULL,
+         jsonb_build_object('granted', l.granted, 'available', l.available, 'held', l.held,
+                            'consumed', l.consumed, 'expired', l.expired, 'revoked', l.revoked)
+  FROM lots l
+  WHERE l.granted <> l.available + l.held + l.consumed + l.expired + l.revoked
+     OR least(l.available, l.held, l.consumed, l.expired, l.revoked) < 0 OR l.granted <= 0
+
+  UNION ALL
+  SELECT 'lot_held_mismatch', l.wallet_id, l.id, NULL,
+         jsonb_build_object('held', l.held, 'pendingAllocations', coalesce(ph.held, 0))
+  FROM lots l LEFT JOIN pending_held ph ON ph.lot_id = l.id
+  WHERE l.held <> coalesce(ph.held, 0)
+
+  UNION ALL
+  SELECT 'journal_signature', j.wallet_id, j.lot_id, j.hold_id,
+         jsonb_build_object('entryId', j.id, 'kind', j.kind, 'amount', j.amount,
+                            'deltas', jsonb_build_array(j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked))
+  FROM journal j
+  WHERE NOT (j.amount > 0 AND CASE j.kind
+    WHEN 'grant'   THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (j.amount, 0, 0, 0, 0)
+    WHEN 'hold'    THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (-j.amount, j.amount, 0, 0, 0)
+    WHEN 'capture' THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (0, -j.amount, j.amount, 0, 0)
+    WHEN 'release' THEN j.d_held = -j.amount AND j.d_consumed = 0
+                        AND (j.d_available, j.d_expired, j.d_revoked) IN ((j.amount, 0, 0), (0, j.amount, 0), (0, 0, j.amount))
+    WHEN 'refund'  THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) IN
+                        ((j.amount, 0, -j.amount, 0, 0), (j.amount, 0, 0, 0, 0))
+    WHEN 'expire'  THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (-j.amount, 0, 0, j.amount, 0)
+    WHEN 'revoke'  THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) = (-j.amount, 0, 0, 0, j.amount)
+    WHEN 'adjust'  THEN (j.d_available, j.d_held, j.d_consumed, j.d_expired, j.d_revoked) IN
+                        ((j.amount, 0, 0, 0, 0), (-j.amount, 0, 0, 0, j.amount))
+    ELSE false END)
+
+  UNION ALL
+  SELECT 'journal_wallet_mismatch', j.wallet_id, j.lot_id, j.hold_id,
+         jsonb_build_object('entryId', j.id, 'lotWalletId', l.wallet_id)
+  FROM journal j JOIN ledger_lots l ON l.id = j.lot_id
+  WHERE l.wallet_id <> j.wallet_id
+
+  UNION ALL
+  SELECT 'hold_totals', h.wallet_id, NULL, h.id,
+         jsonb_build_object('state', h.state, 'amount', h.amount, 'captured', h.captured, 'released', h.released,
+           'refunded', h.refunded,
+           'allocations', jsonb_build_array(ah.amount, ah.captured, ah.released, ah.refunded),
+           'journal', jsonb_build_array(jh.held, jh.captured, jh.released, jh.refunded),
+           'settlements', jh.settlements, 'eachAllocationSettled', ah.each_settled)
+  FROM holds h LEFT JOIN ah ON ah.hold_id = h.id LEFT JOIN jh ON jh.hold_id = h.id
+  WHERE ah.amount IS DISTINCT FROM h.amount
+     OR (ah.captured, ah.released, ah.refunded) IS DISTINCT FROM (h.captured, h.released, h.refunded)
+     OR (jh.held, jh.captured, jh.released, jh.refunded) IS DISTINCT FROM (h.amount, h.captured, h.released, h.refunded)
+     OR jh.settlements > 1
+     OR (h.state = 'pending' AND (h.captured <> 0 OR h.released <> 0 OR jh.settlements <> 0))
+     OR (h.state <> 'pending' AND h.captured + h.released <> h.amount)
+     OR h.refunded > h.captured
+     OR ah.each_settled IS NOT TRUE
+
+  UNION ALL
+  SELECT 'hold_allocation_journal', h.wallet_id, a.lot_id, a.hold_id,
+         jsonb_build_object('allocation', jsonb_build_array(a.amount, a.captured, a.released),
+                            'journal', jsonb_build_array(jha.amount, jha.captured, jha.released),
+                            'order', 'held,captured,released')
+  FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id
+  LEFT JOIN jha ON jha.hold_id = a.hold_id AND jha.lot_id = a.lot_id
+  WHERE (jha.amount, jha.captured, jha.released) IS DISTINCT FROM (a.amount, a.captured, a.released)
+
+  -- References (the hot tables carry no foreign keys; see ledger_holds).
+  UNION ALL
+  SELECT 'journal_orphan', j.wallet_id, j.lot_id, j.hold_id, jsonb_build_object('entryId', j.id)
+  FROM journal j
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_lots l WHERE l.id = j.lot_id)
+     OR (j.hold_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ledger_holds h WHERE h.id = j.hold_id AND h.wallet_id = j.wallet_id))
+     OR NOT EXISTS (SELECT 1 FROM ledger_operations o WHERE o.id = j.operation_id)
+
+  UNION ALL
+  SELECT 'allocation_orphan', h.wallet_id, a.lot_id, a.hold_id, jsonb_build_object('seq', a.seq)
+  FROM ledger_hold_allocations a JOIN holds h ON h.id = a.hold_id
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_lots l WHERE l.id = a.lot_id AND l.wallet_id = h.wallet_id)
+
+  UNION ALL
+  SELECT 'allocation_orphan', NULL, a.lot_id, a.hold_id, jsonb_build_object('seq', a.seq, 'missing', 'hold')
+  FROM ledger_hold_allocations a
+  WHERE p_wallet IS NULL AND NOT EXISTS (SELECT 1 FROM ledger_holds h WHERE h.id = a.hold_id)
+
+  UNION ALL
+  SELECT 'hold_orphan', h.wallet_id, NULL, h.id, jsonb_build_object('missing', 'wallet')
+  FROM holds h
+  WHERE NOT EXISTS (SELECT 1 FROM ledger_wallets w WHERE w.id = h.wallet_id)
+$$;

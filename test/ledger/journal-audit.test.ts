@@ -2,9 +2,10 @@
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { expectAuditClean } from '../support/audit';
 import { T0, at, key, newWallet } from '../support/ledger-fixtures';
+import type { Pool } from 'pg';
 import {
-  addOrganizationMember, audit, canUseWallet, capture, createWallet, grantLot, listJournal,
-  listOrganizationMembers, removeOrganizationMember, reserve, type JournalEntry,
+  addOrganizationMember, audit, canUseWallet, capture, createWallet, expireLot, grantLot, listJournal,
+  listOrganizationMembers, refund, release, removeOrganizationMember, reserve, revokeLot, type JournalEntry,
 } from '../../src/ledger';
 
 let db: TestDatabase;
@@ -126,6 +127,143 @@ test('allocations live on the hold: their rules are CHECKed, and the audit finds
   const result = await audit(db.pool, { walletId: w });
   expect(new Set(result.violations.map((v) => v.check))).toEqual(new Set(['hold_allocation_journal']));
   await db.pool.query(`UPDATE ledger_holds SET alloc_captured = '{3,1}', alloc_released = '{0,1}' WHERE id = $1::uuid`, [r.holdId]);
+  await expectAuditClean(db.pool);
+});
+
+/** Rows written into the append-only journal cannot be taken back: such tampering gets a database of its own. */
+async function withOwnDatabase(run: (pool: Pool) => Promise<void>): Promise<void> {
+  const own = await createTestDatabase();
+  try {
+    await run(own.pool);
+  } finally {
+    await own.drop();
+  }
+}
+
+const checksOf = async (pool: Pool, walletId: string) =>
+  new Set((await audit(pool, { walletId })).violations.map((v) => v.check));
+
+/** Tampers with one lot row and returns a function that puts it back exactly. */
+async function tamperLot(lotId: string, set: string): Promise<() => Promise<void>> {
+  const { rows } = await db.pool.query<{ status: string; closed_at: Date | null; expires_at: Date; source_hold_id: string | null }>(
+    'SELECT status, closed_at, expires_at, source_hold_id FROM ledger_lots WHERE id = $1::uuid', [lotId]);
+  const was = rows[0]!;
+  await db.pool.query(`UPDATE ledger_lots SET ${set} WHERE id = $1::uuid`, [lotId]);
+  return async () => {
+    await db.pool.query(
+      'UPDATE ledger_lots SET status = $2, closed_at = $3, expires_at = $4, source_hold_id = $5 WHERE id = $1::uuid',
+      [lotId, was.status, was.closed_at, was.expires_at, was.source_hold_id]);
+  };
+}
+
+test('the audit reports a release whose destination does not match its lot', async () => {
+  const w = await newWallet(db.pool);
+  const a = (await grantLot(db.pool, { walletId: w, kind: 'promotional', amountCredits: 10, idempotencyKey: key(), now: T0, expiresAt: at(1) })).lot.lotId;
+  const b = (await grantLot(db.pool, { walletId: w, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 })).lot.lotId;
+  const r = await reserve(db.pool, { walletId: w, amountCredits: 16, idempotencyKey: key(), holdExpiresAt: at(3), now: T0 });
+  await expireLot(db.pool, { lotId: a, idempotencyKey: key(), now: at(1) });
+  await revokeLot(db.pool, { lotId: b, idempotencyKey: key(), now: at(1) });
+  const c = (await grantLot(db.pool, { walletId: w, kind: 'purchased', amountCredits: 5, idempotencyKey: key(), now: T0 })).lot.lotId;
+  const r2 = await reserve(db.pool, { walletId: w, amountCredits: 5, idempotencyKey: key(), holdExpiresAt: at(3), now: T0 });
+  await release(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: at(2) });   // a: 10 expired (+ refund lot), b: 6 revoked
+  await release(db.pool, { holdId: r2.holdId, idempotencyKey: key(), now: at(2) });  // c: 5 back to available
+  expect((await audit(db.pool, { walletId: w })).ok).toBe(true);
+  // As if each lot had been usable (a, b) or past its expiry (c) at the release.
+  const restore = [
+    await tamperLot(a, `status = 'active', closed_at = NULL, expires_at = '${at(5).toISOString()}'`),
+    await tamperLot(b, `status = 'active', closed_at = NULL`),
+    await tamperLot(c, `expires_at = '${at(1).toISOString()}'`),
+  ];
+  const result = await audit(db.pool, { walletId: w });
+  expect(new Set(result.violations.map((v) => v.check))).toEqual(new Set(['release_destination']));
+  expect(result.violations.map((v) => v.lotId).sort()).toEqual([a, b, c].sort());
+  for (const undo of restore) await undo();
+  await expectAuditClean(db.pool);
+});
+
+test('the audit reports released expired credits that do not reappear as the hold\'s refund lot', async () => {
+  const w = await newWallet(db.pool);
+  const a = (await grantLot(db.pool, { walletId: w, kind: 'promotional', amountCredits: 10, idempotencyKey: key(), now: T0, expiresAt: at(1) })).lot.lotId;
+  const r = await reserve(db.pool, { walletId: w, amountCredits: 6, idempotencyKey: key(), holdExpiresAt: at(3), now: T0 });
+  await expireLot(db.pool, { lotId: a, idempotencyKey: key(), now: at(1) });
+  const rel = await release(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: at(2) });
+  expect(rel.refundLotId).not.toBeNull();
+  const undo = await tamperLot(rel.refundLotId!, 'source_hold_id = NULL');
+  expect(await checksOf(db.pool, w)).toEqual(new Set(['release_refund_lot']));
+  await undo();
+  await expectAuditClean(db.pool);
+});
+
+test('the audit reports a refund lot granted for credits released into a revoked lot (what 0001 did)', async () => {
+  await withOwnDatabase(async (pool) => {
+    const w = await newWallet(pool);
+    const a = (await grantLot(pool, { walletId: w, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 })).lot.lotId;
+    const r = await reserve(pool, { walletId: w, amountCredits: 6, idempotencyKey: key(), holdExpiresAt: at(3), now: T0 });
+    await revokeLot(pool, { lotId: a, idempotencyKey: key(), now: at(1) });
+    const relKey = key('release');
+    const rel = await release(pool, { holdId: r.holdId, idempotencyKey: relKey, now: at(2) });
+    expect(rel.refundLotId).toBeNull();
+    // The revoked credits granted again as a refund lot of the hold, counters and journal consistent.
+    const lot = await pool.query<{ id: string }>(
+      `INSERT INTO ledger_lots (wallet_id, kind, granted_at, expires_at, granted, available, source_hold_id, operation_id)
+       VALUES ($1::uuid, 'refund', $2, $3, 6, 6, $4::uuid, $5::uuid) RETURNING id::text AS id`,
+      [w, at(2), at(32), r.holdId, rel.operationId]);
+    await pool.query(
+      `INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id, d_available, created_at)
+       VALUES ($1::uuid, $2, 'grant', 6, $3::uuid, $4::uuid, $5::uuid, 6, $6)`,
+      [rel.operationId, relKey, w, lot.rows[0]!.id, r.holdId, at(2)]);
+    expect(await checksOf(pool, w)).toEqual(new Set(['release_refund_lot']));
+  });
+});
+
+test('the audit checks refunds per allocation, and the source of a refund lot', async () => {
+  await withOwnDatabase(async (pool) => {
+    const w = await newWallet(pool);
+    const a = (await grantLot(pool, { walletId: w, kind: 'promotional', amountCredits: 10, idempotencyKey: key(), now: T0 })).lot.lotId;
+    const b = (await grantLot(pool, { walletId: w, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 })).lot.lotId;
+    const h1 = await reserve(pool, { walletId: w, amountCredits: 5, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
+    const c1 = await capture(pool, { holdId: h1.holdId, idempotencyKey: key(), now: T0 });
+    const h2 = await reserve(pool, { walletId: w, amountCredits: 10, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
+    await capture(pool, { holdId: h2.holdId, idempotencyKey: key(), now: T0 });
+    expect(h1.allocations.map((x) => x.lotId)).toEqual([a]);
+    // A refund of h1 journalled on b, a lot h1 never took credits from; b's counters, the hold's totals and
+    // its allocation (on a) all agree with it, so only the per-allocation check can tell.
+    await pool.query(
+      `INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id, d_available, d_consumed, created_at)
+       VALUES ($1::uuid, 'tampered', 'refund', 2, $2::uuid, $3::uuid, $4::uuid, 2, -2, $5)`,
+      [c1.operationId, w, b, h1.holdId, at(0.5)]);
+    await pool.query('UPDATE ledger_lots SET available = available + 2, consumed = consumed - 2 WHERE id = $1::uuid', [b]);
+    await pool.query(`UPDATE ledger_holds SET refunded = 2, alloc_refunded = '{2}' WHERE id = $1::uuid`, [h1.holdId]);
+    const result = await audit(pool, { walletId: w });
+    expect(new Set(result.violations.map((v) => v.check))).toEqual(new Set(['refund_allocation']));
+    // b: no allocation of h1 there; a: its refunded part went nowhere although a was usable.
+    expect(result.violations.map((v) => v.lotId).sort()).toEqual([a, b].sort());
+  });
+  // A refund into a new lot (the lot had expired): that lot must be the hold's refund lot.
+  const w = await newWallet(db.pool);
+  const a = (await grantLot(db.pool, { walletId: w, kind: 'promotional', amountCredits: 10, idempotencyKey: key(), now: T0, expiresAt: at(1) })).lot.lotId;
+  const r = await reserve(db.pool, { walletId: w, amountCredits: 4, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
+  await capture(db.pool, { holdId: r.holdId, idempotencyKey: key(), now: T0 });
+  await expireLot(db.pool, { lotId: a, idempotencyKey: key(), now: at(1) });
+  const rf = await refund(db.pool, { holdId: r.holdId, amountCredits: 3, idempotencyKey: key(), now: at(2) });
+  expect(rf.refundLotCredits).toBe(3);
+  const undo = await tamperLot(rf.refundLotId!, 'source_hold_id = NULL');
+  expect(await checksOf(db.pool, w)).toEqual(new Set(['refund_lot_source']));
+  await undo();
+  await expectAuditClean(db.pool);
+});
+
+test('the audit reports an expired or revoked lot that still has available credits', async () => {
+  const w = await newWallet(db.pool);
+  const a = (await grantLot(db.pool, { walletId: w, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 })).lot.lotId;
+  await reserve(db.pool, { walletId: w, amountCredits: 4, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
+  // Closed without its available credits being taken (the journal and counters still agree).
+  for (const status of ['expired', 'revoked']) {
+    const undo = await tamperLot(a, `status = '${status}', closed_at = '${at(0.5).toISOString()}'`);
+    const result = await audit(db.pool, { walletId: w });
+    expect(result.violations.map((v) => [v.check, v.lotId, v.details])).toEqual([['closed_lot_available', a, { status, available: 6 }]]);
+    await undo();
+  }
   await expectAuditClean(db.pool);
 });
 
