@@ -28,8 +28,10 @@ export interface RunningApi {
 export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   const { config, pool, logger } = options;
   if (config.adminApiKey) {
-    await upsertSeedAdminKey(pool, hashApiKey(config.adminApiKey));
-    logger.info('admin API key from ADMIN_API_KEY is active');
+    const seeded = await upsertSeedAdminKey(pool, hashApiKey(config.adminApiKey));
+    if (seeded.retiredCount > 0) logger.info({ retired: seeded.retiredCount }, 'admin API key(s) seeded from an earlier ADMIN_API_KEY revoked');
+    if (seeded.active) logger.info('admin API key from ADMIN_API_KEY is active');
+    else logger.warn('ADMIN_API_KEY names a revoked key: it will not work; set a new value');
   }
   const app = createApp({
     pool, config, logger: logger.child({ module: 'api' }), priceBook: options.priceBook, generations: options.generations,

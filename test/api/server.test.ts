@@ -38,4 +38,61 @@ describe('startApi', () => {
     }
     await expect(fetch(`${api.url}/healthz`)).rejects.toThrow();
   });
+
+  it('a new ADMIN_API_KEY retires the one seeded before; keys made through the API stay; a retired key is not revived', async () => {
+    const logger = createLogger({ level: 'silent' });
+    const start = (adminKey: string) =>
+      startApi({ config: loadConfig({ ADMIN_API_KEY: adminKey, PORT: '0' }), pool: db.pool, logger, host: '127.0.0.1' });
+    const oldKey = 'old-admin-key-for-tests-0123456789';
+    const newKey = 'new-admin-key-for-tests-0123456789';
+    const status = (api: { url: string }, key: string) =>
+      fetch(`${api.url}/v1/price-book`, { headers: { Authorization: `Bearer ${key}` } }).then((r) => r.status);
+
+    let api = await start(oldKey);
+    let supportKey: string;
+    try {
+      const created = await fetch(`${api.url}/v1/api-keys`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${oldKey}`, 'Idempotency-Key': 'k-support', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ role: 'support' }),
+      });
+      supportKey = ((await created.json()) as { key: string }).key;
+    } finally {
+      await api.close();
+    }
+    api = await start(newKey);
+    try {
+      expect(await status(api, newKey)).toBe(200);
+      expect(await status(api, oldKey)).toBe(401);
+      expect(await status(api, supportKey)).toBe(200);
+    } finally {
+      await api.close();
+    }
+    // Going back to the old value does not bring it back: it was retired (it may have leaked).
+    api = await start(oldKey);
+    try {
+      expect(await status(api, oldKey)).toBe(401);
+      expect(await status(api, newKey)).toBe(401);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('the label seeded keys carry is reserved: the API refuses it', async () => {
+    const adminKey = 'label-admin-key-for-tests-0123456789';
+    const api = await startApi({
+      config: loadConfig({ ADMIN_API_KEY: adminKey, PORT: '0' }), pool: db.pool, logger: createLogger({ level: 'silent' }), host: '127.0.0.1',
+    });
+    try {
+      const res = await fetch(`${api.url}/v1/api-keys`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminKey}`, 'Idempotency-Key': 'k-label', 'Content-Type': 'application/json' },
+        body: JSON.stringify({ role: 'admin', label: 'seed:ADMIN_API_KEY' }),
+      });
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { details: { fields: { path: string }[] } } }).error.details.fields[0]!.path).toBe('label');
+    } finally {
+      await api.close();
+    }
+  });
 });

@@ -6,7 +6,7 @@ export const CreateApiKeyBody = z
   .strictObject({
     role: z.enum(ROLES),
     walletId: WalletId.optional().meta({ description: 'Required iff role is wallet' }),
-    label: z.string().min(1).max(200).optional(),
+    label: z.string().min(1).max(200).refine((label) => !label.startsWith('seed:'), 'must not start with "seed:" (reserved for seeded keys)').optional(),
   })
   .superRefine((body, ctx) => {
     if (body.role === 'wallet' && body.walletId === undefined) {
