@@ -50,6 +50,21 @@ function totalsIfSettledSince(settlement: Settlement, receivedAtMs: number): Wal
   return { availableCredits: settlement.availableCreditsAfter, heldCredits: settlement.heldCreditsAfter };
 }
 
+/**
+ * A refused outcome or cancel (409 OutcomeConflict, AlreadySettled) is still about the generation's wallet:
+ * its headers show the totals it was refused against. The refusal says no more than the generation id, so
+ * the wallet is read from the record; if that read fails, the refusal is answered without headers.
+ */
+function aboutWalletOfRefusal(deps: AppDeps, generationId: string, aboutWallet: (walletId: string) => void) {
+  return async (error: unknown): Promise<never> => {
+    if (error instanceof GenerationError && error.code !== 'GenerationNotFound') {
+      const record = await getGeneration(deps.pool, generationId).catch(() => null);
+      if (record) aboutWallet(record.walletId);
+    }
+    throw error;
+  };
+}
+
 /** A generation the caller may not see answers exactly like a missing one. */
 async function visibleGeneration(deps: AppDeps, principal: Principal, generationId: string): Promise<GenerationRecord> {
   const record = await getGeneration(deps.pool, generationId);
@@ -77,7 +92,7 @@ export const reportOutcomeRoute = defineRoute({
   async handler({ params, body, deps, aboutWallet }) {
     // Only services and admins reach this route, and they see every generation: no visibility read needed.
     const receivedAtMs = Date.now();
-    const settlement = await reportOutcome(serviceDeps(deps), params.id, body);
+    const settlement = await reportOutcome(serviceDeps(deps), params.id, body).catch(aboutWalletOfRefusal(deps, params.id, aboutWallet));
     aboutWallet(settlement.walletId, totalsIfSettledSince(settlement, receivedAtMs));
     return settlement;
   },
@@ -99,7 +114,7 @@ export const cancelGenerationRoute = defineRoute({
   params: GenerationIdParams, body: CancelBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409],
   async handler({ params, body, deps, aboutWallet }) {
     const receivedAtMs = Date.now();
-    const settlement = await cancelGeneration(serviceDeps(deps), params.id, body);
+    const settlement = await cancelGeneration(serviceDeps(deps), params.id, body).catch(aboutWalletOfRefusal(deps, params.id, aboutWallet));
     aboutWallet(settlement.walletId, totalsIfSettledSince(settlement, receivedAtMs));
     return settlement;
   },

@@ -1,0 +1,85 @@
+/**
+ * Business refusals of an outcome or a cancel are still about the generation's wallet: like every response
+ * about a wallet, they carry X-Credits-Balance / X-Credits-Held (the totals the refusal was made against).
+ * Real app, real Postgres, real worker on the project's Temporal server.
+ */
+import { randomUUID } from 'node:crypto';
+import { createApp } from '../../src/api/app';
+import { generateApiKey, hashApiKey } from '../../src/api/auth/keys';
+import { upsertSeedAdminKey } from '../../src/api/auth/store';
+import { loadConfig } from '../../src/config';
+import { createLogger } from '../../src/log';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { expectAuditClean } from '../support/audit';
+import { startWorkflowHarness, type WorkflowHarness } from '../support/workflow-harness';
+import { createKey, createWallet, expectError, grant, post, type ApiTest } from './helpers';
+
+let db: TestDatabase;
+let harness: WorkflowHarness;
+let t: ApiTest;
+let serviceKey: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  harness = await startWorkflowHarness({ pool: db.pool });
+  const adminKey = generateApiKey();
+  await upsertSeedAdminKey(db.pool, hashApiKey(adminKey));
+  const app = createApp({
+    pool: db.pool, config: loadConfig({}), logger: createLogger({ level: 'silent' }),
+    generations: { client: harness.env.client, taskQueue: harness.taskQueue },
+  });
+  t = { pool: db.pool, app, adminKey, logLines: [], close: async () => undefined };
+  serviceKey = await createKey(t, 'service');
+});
+afterAll(async () => {
+  await harness?.teardown();
+  await db?.drop();
+});
+afterEach(async () => {
+  await expectAuditClean(db.pool);
+});
+
+const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png' };
+
+function startBody(walletId: string) {
+  return { generationId: `gen-${randomUUID()}`, walletId, userId: 'user-1', feature: 'image', params: { resolution: '2K' }, platform: 'web' };
+}
+
+const balanceHeaders = (res: { headers: Record<string, string> }) => [res.headers['x-credits-balance'], res.headers['x-credits-held']];
+
+test('a conflicting outcome and a late cancel of a settled generation: 409 with the balance headers', async () => {
+  const walletId = await createWallet(t);
+  await grant(t, walletId, 100);
+  const body = startBody(walletId);
+  await harness.withWorker(async () => {
+    expect((await post(t, '/v1/generations', body, serviceKey)).status).toBe(201);
+    const outcome = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'succeeded', outputs: [goodImage] }, serviceKey);
+    expect(outcome.status).toBe(200);
+    const conflicting = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'failed', reason: 'system_error' }, serviceKey);
+    expectError(conflicting, 409, 'OutcomeConflict');
+    expect(balanceHeaders(conflicting)).toEqual(['80', '0']);
+    const cancel = await post(t, `/v1/generations/${body.generationId}/cancel`, {}, serviceKey);
+    expectError(cancel, 409, 'AlreadySettled');
+    expect(balanceHeaders(cancel)).toEqual(['80', '0']);
+  });
+});
+
+test('an outcome for a generation whose reservation was refused: 409 with the balance headers', async () => {
+  const walletId = await createWallet(t);
+  await grant(t, walletId, 5);
+  const body = startBody(walletId);
+  await harness.withWorker(async () => {
+    expectError(await post(t, '/v1/generations', body, serviceKey), 402, 'InsufficientCredits');
+    const outcome = await post(t, `/v1/generations/${body.generationId}/outcome`, { status: 'failed', reason: 'system_error' }, serviceKey);
+    expectError(outcome, 409, 'AlreadySettled');
+    expect(balanceHeaders(outcome)).toEqual(['5', '0']);
+  });
+});
+
+test('an unknown generation: 404 without balance headers', async () => {
+  await harness.withWorker(async () => {
+    const res = await post(t, `/v1/generations/gen-${randomUUID()}/outcome`, { status: 'failed', reason: 'system_error' }, serviceKey);
+    expectError(res, 404, 'GenerationNotFound');
+    expect(balanceHeaders(res)).toEqual([undefined, undefined]);
+  });
+});
