@@ -76,8 +76,9 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
   async function reserveGeneration(input: ReserveGenerationInput): Promise<ReserveGenerationResult> {
     const quoted = quoteGeneration(input.generation);
     const startedAtMs = Date.parse(input.startedAt);
-    // The hold outlives the longest possible wait by a grace period; past it, the hold sweeper releases it.
-    const holdExpiresAt = new Date(startedAtMs + quoted.maxDeadlineMs + deps.holdExpiryGraceMs);
+    // The hold outlives the longest possible wait by a grace period; past it, the hold sweeper releases it. A
+    // reservation made late (the ledger was out of reach for longer than the wait) still gets the grace from now.
+    const holdExpiresAt = new Date(Math.max(startedAtMs + quoted.maxDeadlineMs, Date.now()) + deps.holdExpiryGraceMs);
     const reservation = await reserveCredits(input.generation, quoted, holdExpiresAt);
     return { quote: quoted, settlementPolicy: deps.settlementPolicy, priceBook, reservation };
   }

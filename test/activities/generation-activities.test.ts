@@ -50,6 +50,16 @@ test('a retried reservation holds once and returns the same hold; the hold expir
   expect((rows[0].expires_at as Date).getTime()).toBe(Date.parse(startedAt) + 1_800_000 + 3_600_000);
 });
 
+test('a reservation made after the longest wait had already passed still holds, for the grace period from now', async () => {
+  const { walletId, generation } = await setup(100);
+  const startedAt = new Date(Date.now() - 3 * 3_600_000).toISOString(); // the ledger was out of reach for 3 h
+  const before = Date.now();
+  const { reservation } = await activities.reserveGeneration({ generation, startedAt });
+  const { rows } = await pool.query('SELECT expires_at FROM ledger_holds WHERE id = $1', [reservation.holdId]);
+  expect((rows[0].expires_at as Date).getTime()).toBeGreaterThanOrEqual(before + 3_600_000);
+  expect((await getBalance(pool, { walletId })).heldCredits).toBe(30);
+});
+
 test('a crash after the hold but before the generation row: the retry records it without a second hold', async () => {
   const { walletId, generation, startedAt } = await setup(100);
   await activities.reserveGeneration({ generation, startedAt });
