@@ -4,7 +4,7 @@
  * becomes the one error shape.
  */
 import type { Request, Response, Router } from 'express';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Logger } from 'pino';
 import { authenticate, authorize } from './auth/authenticate';
 import type { Principal } from './auth/roles';
@@ -14,9 +14,8 @@ import { DEFAULT_IDEMPOTENCY_OPTIONS, ledgerKeyFor, runIdempotent } from './idem
 import type { StoredResponse } from './idempotency/store';
 import { checkRequestInput, rawBodyOf } from './request-input';
 import type { RouteContext, RouteSpec } from './route';
+import { IdempotencyKey } from './schemas/common';
 import { currentWalletHeaders, walletHeaders, type WalletTotals } from './wallet-headers';
-
-const IdempotencyKeyHeader = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters');
 
 function parsePart(schema: z.ZodType | undefined, value: unknown, prefix: string): unknown {
   if (!schema) return undefined;
@@ -32,7 +31,7 @@ function requireIdempotencyKey(req: Request): string {
       fields: [{ path: 'header.Idempotency-Key', reason: 'required' }],
     });
   }
-  const parsed = IdempotencyKeyHeader.safeParse(raw);
+  const parsed = IdempotencyKey.safeParse(raw);
   if (!parsed.success) throw validationError(parsed.error, 'header.Idempotency-Key');
   return parsed.data;
 }

@@ -2,16 +2,16 @@
  * The OpenAPI 3 document, generated from the same route specs and zod schemas that validate traffic, so the
  * documentation cannot drift from the behaviour.
  */
-import { OpenAPIRegistry, OpenApiGeneratorV3, type RouteConfig } from '@asteasolutions/zod-to-openapi';
+import { OpenAPIRegistry, OpenApiGeneratorV3, type ResponseConfig, type RouteConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import { ERROR_STATUS } from './errors';
 import type { RouteSpec } from './route';
-import { ErrorResponse } from './schemas/common';
+import { ErrorResponse, IdempotencyKey } from './schemas/common';
 
 const toOpenApiPath = (expressPath: string) => expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
 
 const IdempotencyHeaders = z.object({
-  'Idempotency-Key': z.string().min(1).max(128).meta({
+  'Idempotency-Key': IdempotencyKey.meta({
     description: 'Required on every POST. Same key + same body replays the first response; a different body is 409.',
   }),
 });
@@ -19,23 +19,67 @@ const IdempotencyHeaders = z.object({
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid request (ValidationError names each field)', 401: 'Missing or invalid API key',
   402: 'Insufficient credits', 403: 'Role not allowed', 404: 'Not found', 409: 'Conflict',
-  413: 'Body too large', 422: 'Refused by the ledger', 500: 'Internal error (masked)', 503: 'Unavailable',
+  413: 'Body too large', 415: 'Unsupported charset or Content-Encoding', 422: 'Refused by the ledger',
+  500: 'Internal error (masked)', 503: 'Unavailable',
 };
+
+// OpenAPI header objects (the library also takes a zod object there).
+type Headers = Exclude<NonNullable<ResponseConfig['headers']>, { shape: unknown }>;
+
+const BALANCE_HEADERS: Headers = {
+  'X-Credits-Balance': {
+    description: 'Available credits of the wallet this response is about, as of the response',
+    schema: { type: 'integer', minimum: 0 },
+  },
+  'X-Credits-Held': {
+    description: 'Credits held by open reservations of that wallet, as of the response',
+    schema: { type: 'integer', minimum: 0 },
+  },
+};
+
+const REPLAYED_HEADER: Headers = {
+  'Idempotent-Replayed': {
+    description: 'Present (`true`) when this is the recorded first response to this Idempotency-Key, replayed',
+    schema: { type: 'string', enum: ['true'] },
+  },
+};
+
+/**
+ * Which headers a response may carry. Balance headers: a success or a business refusal about a wallet (not a
+ * refusal before the handler — 401, 403 — nor a missing wallet or generation, 404). Replays: whatever the
+ * idempotency record keeps — successes and refusals made by the handler.
+ */
+function responseHeaders(spec: RouteSpec, status: number): Headers | undefined {
+  const handled = status < 300 || [400, 402, 404, 409, 422].includes(status);
+  const headers: Headers = {};
+  if (spec.balanceHeaders && handled && status !== 404) Object.assign(headers, BALANCE_HEADERS);
+  if (spec.method === 'post' && handled) Object.assign(headers, REPLAYED_HEADER);
+  return Object.keys(headers).length > 0 ? headers : undefined;
+}
 
 function errorResponses(spec: RouteSpec): RouteConfig['responses'] {
   const statuses = new Set<number>([400, 500, ...(spec.errorStatuses ?? [])]);
   if (spec.access !== 'public') [401, 403].forEach((s) => statuses.add(s));
   if (spec.path.includes(':id')) statuses.add(404);
-  if (spec.method === 'post') statuses.add(ERROR_STATUS.IdempotencyConflict);
+  if (spec.method === 'post') [ERROR_STATUS.IdempotencyConflict, ERROR_STATUS.UnsupportedMediaType].forEach((s) => statuses.add(s));
   const responses: RouteConfig['responses'] = {};
   for (const status of [...statuses].sort()) {
-    responses[status] = { description: STATUS_TEXT[status] ?? 'Error', content: { 'application/json': { schema: ErrorResponse } } };
+    responses[status] = {
+      description: STATUS_TEXT[status] ?? 'Error',
+      headers: responseHeaders(spec, status),
+      content: { 'application/json': { schema: ErrorResponse } },
+    };
   }
   return responses;
 }
 
 function register(registry: OpenAPIRegistry, spec: RouteSpec): void {
-  const about = spec.path.startsWith('/v1/wallets/:id') ? ' Responses carry X-Credits-Balance and X-Credits-Held.' : '';
+  const about = spec.balanceHeaders ? ' Responses about a wallet carry X-Credits-Balance and X-Credits-Held.' : '';
+  const success = (status: number): ResponseConfig => ({
+    description: status === spec.successStatus ? 'Success' : 'Success: it already existed',
+    headers: responseHeaders(spec, status),
+    content: { 'application/json': { schema: spec.response } },
+  });
   registry.registerPath({
     method: spec.method,
     path: toOpenApiPath(spec.path),
@@ -50,7 +94,8 @@ function register(registry: OpenAPIRegistry, spec: RouteSpec): void {
       body: spec.body ? { content: { 'application/json': { schema: spec.body } } } : undefined,
     },
     responses: {
-      [spec.successStatus]: { description: 'Success', content: { 'application/json': { schema: spec.response } } },
+      [spec.successStatus]: success(spec.successStatus),
+      ...(spec.alternativeSuccessStatus ? { [spec.alternativeSuccessStatus]: success(spec.alternativeSuccessStatus) } : {}),
       ...errorResponses(spec),
     },
   });

@@ -44,6 +44,10 @@ export interface RouteSpec<
   query?: QS;
   body?: BS;
   successStatus: 200 | 201;
+  /** The other success status the handler may set (200 when a create found it already there), for OpenAPI. */
+  alternativeSuccessStatus?: 200 | 201;
+  /** Responses are about one wallet (the handler calls aboutWallet): documents the balance headers. */
+  balanceHeaders?: boolean;
   response: RS;
   /** Extra error statuses worth documenting besides the common ones. */
   errorStatuses?: readonly number[];

@@ -37,6 +37,27 @@ describe('GET /openapi.json', () => {
     expect(grant.responses).toHaveProperty(['201']);
     expect(grant.responses).toHaveProperty(['409']);
   });
+
+  it('documents the alternative 200, the 404s, the response headers and the Idempotency-Key pattern', async () => {
+    const { paths } = (await request(t.app).get('/openapi.json')).body;
+    expect(paths['/v1/wallets'].post.responses).toHaveProperty(['200']);
+    expect(paths['/v1/wallets'].post.responses).toHaveProperty(['201']);
+    expect(paths['/v1/audit'].get.responses).toHaveProperty(['404']);
+    expect(paths['/v1/api-keys'].post.responses).toHaveProperty(['404']);
+    expect(paths['/v1/quotes'].post.responses).toHaveProperty(['415']);
+    const grant = paths['/v1/wallets/{id}/grants'].post;
+    expect(Object.keys(grant.responses['201'].headers)).toEqual(expect.arrayContaining(['X-Credits-Balance', 'X-Credits-Held', 'Idempotent-Replayed']));
+    expect(Object.keys(paths['/v1/generations/{id}/outcome'].post.responses['409'].headers)).toEqual(
+      expect.arrayContaining(['X-Credits-Balance', 'X-Credits-Held', 'Idempotent-Replayed']),
+    );
+    expect(Object.keys(paths['/v1/generations/{id}'].get.responses['200'].headers)).toEqual(['X-Credits-Balance', 'X-Credits-Held']);
+    expect(paths['/v1/price-book'].get.responses['200'].headers).toBeUndefined();
+    expect(paths['/v1/quotes'].post.responses['200'].headers).toHaveProperty(['Idempotent-Replayed']);
+    const idempotencyKey = grant.parameters.find((p: { name: string }) => p.name === 'Idempotency-Key');
+    expect(idempotencyKey.schema.pattern).toBeDefined();
+    expect(new RegExp(idempotencyKey.schema.pattern).test('abc-123')).toBe(true);
+    expect(new RegExp(idempotencyKey.schema.pattern).test('has space')).toBe(false);
+  });
 });
 
 describe('errors', () => {

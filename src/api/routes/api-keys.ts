@@ -15,6 +15,8 @@ export const createApiKeyRoute = defineRoute({
   access: ['admin'],
   body: CreateApiKeyBody,
   successStatus: 201,
+  balanceHeaders: true,
+  errorStatuses: [404],
   response: ApiKeyResponse,
   redactForReplay: (body) => ({ ...(body as object), key: null }),
   async handler({ body, deps, aboutWallet }) {

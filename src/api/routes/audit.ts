@@ -11,6 +11,7 @@ export const auditRoute = defineRoute({
   access: ['admin'],
   query: AuditQuery,
   successStatus: 200,
+  errorStatuses: [404],
   response: AuditResponse,
   async handler({ query, deps }) {
     // Auditing a wallet that does not exist would say "clean" about nothing; say 404 instead.

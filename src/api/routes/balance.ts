@@ -28,6 +28,7 @@ export const balanceRoute = defineRoute({
   access: ANY_ROLE,
   params: WalletIdParams,
   successStatus: 200,
+  balanceHeaders: true,
   response: BalanceResponse,
   async handler({ params, principal, deps, aboutWallet }) {
     assertWalletVisible(principal!, params.id);

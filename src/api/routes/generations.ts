@@ -77,7 +77,7 @@ async function visibleGeneration(deps: AppDeps, principal: Principal, generation
 export const startGenerationRoute = defineRoute({
   method: 'post', path: '/v1/generations', tag: 'generations', access: SERVICES,
   summary: 'Start a generation: quote it and hold its credits (402 with the shortfall if the wallet cannot pay)',
-  body: StartGenerationBody, successStatus: 201, response: GenerationResponse, errorStatuses: [402, 404, 409, 503],
+  body: StartGenerationBody, successStatus: 201, response: GenerationResponse, errorStatuses: [402, 404, 409, 503], balanceHeaders: true,
   async handler({ body, deps, aboutWallet }) {
     quote(body.feature, body.params, deps.priceBook); // bad feature or params → 400 before anything starts
     aboutWallet(body.walletId);
@@ -88,7 +88,7 @@ export const startGenerationRoute = defineRoute({
 export const reportOutcomeRoute = defineRoute({
   method: 'post', path: '/v1/generations/:id/outcome', tag: 'generations', access: SERVICES,
   summary: "Report a generation's outcome; answers with its settlement (the same for a repeated report)",
-  params: GenerationIdParams, body: OutcomeBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409],
+  params: GenerationIdParams, body: OutcomeBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409], balanceHeaders: true,
   async handler({ params, body, deps, aboutWallet }) {
     // Only services and admins reach this route, and they see every generation: no visibility read needed.
     const receivedAtMs = Date.now();
@@ -111,7 +111,7 @@ export const reportProgressRoute = defineRoute({
 export const cancelGenerationRoute = defineRoute({
   method: 'post', path: '/v1/generations/:id/cancel', tag: 'generations', access: SERVICES,
   summary: 'Cancel a generation before its outcome: its credits are released',
-  params: GenerationIdParams, body: CancelBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409],
+  params: GenerationIdParams, body: CancelBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409], balanceHeaders: true,
   async handler({ params, body, deps, aboutWallet }) {
     const receivedAtMs = Date.now();
     const settlement = await cancelGeneration(serviceDeps(deps), params.id, body).catch(aboutWalletOfRefusal(deps, params.id, aboutWallet));
@@ -123,7 +123,7 @@ export const cancelGenerationRoute = defineRoute({
 export const getGenerationRoute = defineRoute({
   method: 'get', path: '/v1/generations/:id', tag: 'generations', access: READERS,
   summary: 'Read a generation: its status, quote and settlement',
-  params: GenerationIdParams, successStatus: 200, response: GenerationResponse, errorStatuses: [404],
+  params: GenerationIdParams, successStatus: 200, response: GenerationResponse, errorStatuses: [404], balanceHeaders: true,
   async handler({ params, deps, principal, aboutWallet }) {
     const record = await visibleGeneration(deps, principal!, params.id);
     aboutWallet(record.walletId);
@@ -134,7 +134,7 @@ export const getGenerationRoute = defineRoute({
 export const listWalletGenerationsRoute = defineRoute({
   method: 'get', path: '/v1/wallets/:id/generations', tag: 'generations', access: READERS,
   summary: "List a wallet's generations, newest first",
-  params: WalletIdParams, query: WalletGenerationsQuery, successStatus: 200, response: GenerationPageResponse, errorStatuses: [404],
+  params: WalletIdParams, query: WalletGenerationsQuery, successStatus: 200, response: GenerationPageResponse, errorStatuses: [404], balanceHeaders: true,
   async handler({ params, query, deps, principal, aboutWallet }) {
     assertWalletVisible(principal!, params.id);
     await getWallet(deps.pool, { walletId: params.id }); // an unknown wallet is a 404, not an empty list

@@ -15,6 +15,7 @@ export const grantRoute = defineRoute({
   params: WalletIdParams,
   body: GrantBody,
   successStatus: 201,
+  balanceHeaders: true,
   response: GrantResponse,
   async handler({ params, body, principal, deps, ledgerIdempotencyKey, aboutWallet }) {
     // Declared first so a refused grant still tells the client the balance it was refused against.

@@ -31,6 +31,7 @@ export const journalRoute = defineRoute({
   params: WalletIdParams,
   query: JournalQuery,
   successStatus: 200,
+  balanceHeaders: true,
   response: JournalResponse,
   async handler({ params, query, principal, deps, aboutWallet }) {
     assertWalletVisible(principal!, params.id);

@@ -24,6 +24,8 @@ export const createWalletRoute = defineRoute({
   access: ['admin'],
   body: CreateWalletBody,
   successStatus: 201,
+  alternativeSuccessStatus: 200,
+  balanceHeaders: true,
   response: WalletResponse,
   async handler({ body, deps, aboutWallet, setStatus }) {
     const { wallet, created } = await createWallet(deps.pool, body);
@@ -41,6 +43,7 @@ export const getWalletRoute = defineRoute({
   access: ANY_ROLE,
   params: WalletIdParams,
   successStatus: 200,
+  balanceHeaders: true,
   response: WalletResponse,
   async handler({ params, principal, deps, aboutWallet }) {
     assertWalletVisible(principal!, params.id);

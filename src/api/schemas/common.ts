@@ -36,6 +36,9 @@ export const WalletId = z.string().min(1).max(200).toLowerCase();
 
 export const WalletIdParams = z.object({ id: WalletId });
 
+/** The Idempotency-Key header of every POST (validated in mount.ts, documented in OpenAPI). */
+export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters');
+
 export const OwnerType = z.enum(['user', 'organization']);
 
 export const LotKind = z.enum(['promotional', 'membership', 'purchased', 'bulk', 'refund', 'adjustment']);
