@@ -4,7 +4,8 @@ import { ERROR_CODES } from '../errors';
 
 /**
  * Credits at the edge: a JSON number that is a whole, positive, safe integer. Strings, fractions, zero,
- * negatives and anything above 2^53-1 are refused here, before any ledger call.
+ * negatives and anything above 2^53-1 are refused here, before any ledger call. (A fraction JSON.parse
+ * rounds away, `1.0000000000000001`, never gets here: request-input.ts refuses it from the raw body.)
  */
 export const AmountCredits = z
   .number({ error: 'must be a number of credits' })
