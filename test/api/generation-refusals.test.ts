@@ -1,6 +1,7 @@
 /**
  * Business refusals of an outcome or a cancel are still about the generation's wallet: like every response
  * about a wallet, they carry X-Credits-Balance / X-Credits-Held (the totals the refusal was made against).
+ * And a wallet id in capitals names the same wallet when a generation starts.
  * Real app, real Postgres, real worker on the project's Temporal server.
  */
 import { randomUUID } from 'node:crypto';
@@ -81,5 +82,21 @@ test('an unknown generation: 404 without balance headers', async () => {
     const res = await post(t, `/v1/generations/gen-${randomUUID()}/outcome`, { status: 'failed', reason: 'system_error' }, serviceKey);
     expectError(res, 404, 'GenerationNotFound');
     expect(balanceHeaders(res)).toEqual([undefined, undefined]);
+  });
+});
+
+test('a wallet id in capitals starts the same generation as the lowercase one, answered lowercase', async () => {
+  const walletId = await createWallet(t);
+  await grant(t, walletId, 100);
+  const body = startBody(walletId);
+  await harness.withWorker(async () => {
+    const first = await post(t, '/v1/generations', { ...body, walletId: walletId.toUpperCase() }, serviceKey);
+    expect(first.status).toBe(201);
+    expect(first.body.walletId).toBe(walletId);
+    const again = await post(t, '/v1/generations', body, serviceKey);
+    expect(again.status).toBe(201);
+    expect(again.body.generationId).toBe(body.generationId);
+    expect(balanceHeaders(again)).toEqual(['80', '20']);
+    expect((await post(t, `/v1/generations/${body.generationId}/cancel`, {}, serviceKey)).status).toBe(200);
   });
 });
