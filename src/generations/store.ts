@@ -39,13 +39,17 @@ export interface RecordRejectionInput {
   rejection: { code: string; message: string; shortfallCredits?: number };
 }
 
+/** The latest refused attempt describes the row (a retry may come with other content, e.g. another wallet). */
 export async function recordRejection(pool: Pool, input: RecordRejectionInput): Promise<void> {
   const g = input.generation;
   await pool.query(
     `INSERT INTO generations AS g (generation_id, wallet_id, user_id, feature, params, platform, context, status,
                                    price_book_version, cost_credits, quote, rejection)
      VALUES ($1, $2::uuid, $3, $4, $5::jsonb, $6, $7, 'rejected', $8, $9::bigint, $10::jsonb, $11::jsonb)
-     ON CONFLICT (generation_id) DO UPDATE SET rejection = EXCLUDED.rejection, updated_at = now()
+     ON CONFLICT (generation_id) DO UPDATE
+       SET wallet_id = EXCLUDED.wallet_id, user_id = EXCLUDED.user_id, feature = EXCLUDED.feature, params = EXCLUDED.params,
+           platform = EXCLUDED.platform, context = EXCLUDED.context, price_book_version = EXCLUDED.price_book_version,
+           cost_credits = EXCLUDED.cost_credits, quote = EXCLUDED.quote, rejection = EXCLUDED.rejection, updated_at = now()
        WHERE g.status = 'rejected'`,
     [g.generationId, safeUuid(g.walletId), g.userId, g.feature, JSON.stringify(g.params), g.platform, g.context ?? null,
       input.quote.priceBookVersion, input.quote.costCredits, JSON.stringify(input.quote), JSON.stringify(input.rejection)],

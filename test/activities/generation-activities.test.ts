@@ -176,3 +176,14 @@ test('a reservation that does not fit is refused with the shortfall and recorded
   expect((await getGeneration(pool, generation.generationId))?.status).toBe('rejected');
   expect((await listJournal(pool, { walletId })).entries).toHaveLength(1); // the grant only
 });
+
+test('the same id refused again for another wallet: the record describes the latest attempt', async () => {
+  const first = await setup(10);
+  const second = await setup(5);
+  const retry = { ...first.generation, walletId: second.walletId };
+  await expect(activities.reserveGeneration({ generation: first.generation, startedAt: first.startedAt })).rejects.toMatchObject({ type: 'InsufficientCredits' });
+  await expect(activities.reserveGeneration({ generation: retry, startedAt: first.startedAt })).rejects.toMatchObject({ type: 'InsufficientCredits' });
+  expect(await getGeneration(pool, first.generation.generationId)).toMatchObject({
+    status: 'rejected', walletId: second.walletId, rejection: { code: 'InsufficientCredits', shortfallCredits: 25 },
+  });
+});
