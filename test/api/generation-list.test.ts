@@ -26,6 +26,19 @@ async function rejectedGeneration(walletId: string, createdAt?: string): Promise
   return generationId;
 }
 
+/** Walks the wallet's generations one per page, following nextCursor; returns the ids in page order. */
+async function listOnePerPage(walletId: string): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const res = await get(t, `/v1/wallets/${walletId}/generations?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+    expect(res.status).toBe(200);
+    seen.push(...res.body.generations.map((g: { generationId: string }) => g.generationId));
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return seen;
+}
+
 describe('GET /v1/wallets/:id/generations cursor', () => {
   it.each([
     ['not base64url at all', 'zzz'],
@@ -50,30 +63,14 @@ describe('GET /v1/wallets/:id/generations cursor', () => {
     const walletId = await createWallet(t);
     const ids = [];
     for (let i = 0; i < 3; i++) ids.push(await rejectedGeneration(walletId, `2026-01-0${i + 1}T00:00:00.000Z`));
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const res = await get(t, `/v1/wallets/${walletId}/generations?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
-      expect(res.status).toBe(200);
-      seen.push(...res.body.generations.map((g: { generationId: string }) => g.generationId));
-      cursor = res.body.nextCursor;
-    } while (cursor);
-    expect(seen).toEqual([...ids].reverse());
+    expect(await listOnePerPage(walletId)).toEqual([...ids].reverse());
   });
 
   it('generations created within one millisecond are all listed (the cursor keeps microseconds)', async () => {
     const walletId = await createWallet(t);
     const ids = [];
     for (const us of ['400', '500', '600']) ids.push(await rejectedGeneration(walletId, `2026-02-01T00:00:00.123${us}Z`));
-    const seen: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const res = await get(t, `/v1/wallets/${walletId}/generations?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
-      expect(res.status).toBe(200);
-      seen.push(...res.body.generations.map((g: { generationId: string }) => g.generationId));
-      cursor = res.body.nextCursor;
-    } while (cursor);
-    expect(seen).toEqual([...ids].reverse());
+    expect(await listOnePerPage(walletId)).toEqual([...ids].reverse());
   });
 
   it('a cursor made before cursors kept microseconds still reads', async () => {

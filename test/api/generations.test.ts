@@ -4,39 +4,16 @@
  * nothing held, 400s that start nothing, repeats that never hold twice, and wallet-key scoping.
  */
 import { randomUUID } from 'node:crypto';
-import { createApp } from '../../src/api/app';
-import { generateApiKey, hashApiKey } from '../../src/api/auth/keys';
-import { upsertSeedAdminKey } from '../../src/api/auth/store';
-import { loadConfig } from '../../src/config';
-import { createLogger } from '../../src/log';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { expectAuditClean } from '../support/audit';
-import { startWorkflowHarness, type WorkflowHarness } from '../support/workflow-harness';
+import type { WorkflowHarness } from '../support/workflow-harness';
+import { useGenerationApi } from './generation-api';
 import { createKey, createWallet, get, grant, journalCount, post, type ApiTest } from './helpers';
 
-let db: TestDatabase;
-let harness: WorkflowHarness;
+const api = useGenerationApi();
 let t: ApiTest;
+let harness: WorkflowHarness;
 let serviceKey: string;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  harness = await startWorkflowHarness({ pool: db.pool });
-  const adminKey = generateApiKey();
-  await upsertSeedAdminKey(db.pool, hashApiKey(adminKey));
-  const app = createApp({
-    pool: db.pool, config: loadConfig({}), logger: createLogger({ level: 'silent' }),
-    generations: { client: harness.env.client, taskQueue: harness.taskQueue },
-  });
-  t = { pool: db.pool, app, adminKey, logLines: [], close: async () => undefined };
-  serviceKey = await createKey(t, 'service');
-});
-afterAll(async () => {
-  await harness?.teardown();
-  await db?.drop();
-});
-afterEach(async () => {
-  await expectAuditClean(db.pool);
+beforeAll(() => {
+  ({ t, harness, serviceKey } = api);
 });
 
 const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png' };
