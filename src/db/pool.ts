@@ -12,7 +12,8 @@ export interface CreatePoolOptions {
  * (src/ledger/amounts.ts) instead of letting a global type parser turn money into lossy floats.
  */
 export function createPool(connectionString: string, options: CreatePoolOptions = {}): Pool {
-  const pool = new Pool({ connectionString, max: options.max ?? 10 });
+  // keepAlive: a connection whose peer vanished without a reset (a NAT, a frozen host) is found out by TCP.
+  const pool = new Pool({ connectionString, max: options.max ?? 10, keepAlive: true });
   // Without a listener an idle client's error (server restart) would crash the process.
   pool.on('error', (err) => options.onError?.(err));
   return pool;

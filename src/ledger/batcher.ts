@@ -11,11 +11,13 @@
  * same way whichever path a call took.
  *
  * Isolation from slow neighbours. Only `maxInFlight` groups run at once, so a group stuck behind a row lock
- * would hold up every other call of the process. Groups therefore wait at most 1 s for a lock (lock_timeout
- * on ledger_batch): a call that times out (55P03), or whose whole group failed (GroupFailedError), is sent
- * again by callLedgerFunction on its own connection, outside the groups, where it may wait as long as it must.
+ * would hold up every other call of the process. A group therefore spends at most about a second waiting for
+ * locks (ledger_batch's lock budget, migration 0007): a call that timed out or was deferred (55P03), or whose
+ * whole group failed (GroupFailedError), is sent again by callLedgerFunction on its own connection, outside
+ * the groups, where it may wait as long as it must. A group whose connection stops answering altogether (a
+ * peer gone without a reset) is given up after GROUP_ANSWER_TIMEOUT_MS and its connection discarded.
  */
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig } from 'pg';
 
 /**
  * Groups in flight per pool: one per eight of the pool's connections, at least two — so the operator's pool
@@ -29,6 +31,15 @@ function groupsInFlight(pool: Pool): number {
 
 /** Below Postgres' 64 cached subtransactions per transaction (see the migration). */
 const MAX_GROUP = 32;
+
+/**
+ * A healthy group answers within its lock budget plus its commit: a couple of seconds at worst. Past this, its
+ * connection is presumed dead; its calls are sent again alone (by key, so a group that did commit replays).
+ */
+const GROUP_ANSWER_TIMEOUT_MS = 10_000;
+
+/** pg reads a per-query `query_timeout` (client.js) that its type definitions leave out. */
+type TimedQueryConfig = QueryConfig & { query_timeout: number };
 
 export type BatchableFunction = 'ledger_reserve' | 'ledger_settle';
 
@@ -108,12 +119,15 @@ class Batcher {
   private async send(group: PendingCall[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      const res = await this.pool.query<{ r: Outcome[] }>({
+      const query: TimedQueryConfig = {
         name: 'ledger_batch',
         text: 'SELECT ledger_batch($1::text[], $2::jsonb) AS r',
         // The bodies are JSON already: joined, they are the JSON array of the group's parameters.
         values: [group.map((c) => c.fn), `[${group.map((c) => c.body).join(',')}]`],
-      });
+        // pool.query releases the connection with the timeout error, which discards it.
+        query_timeout: GROUP_ANSWER_TIMEOUT_MS,
+      };
+      const res = await this.pool.query<{ r: Outcome[] }>(query);
       outcomes = res.rows[0]?.r ?? [];
     } catch (e) {
       // The group failed as a whole (a call whose parameters broke the grouping query itself, a lost

@@ -73,8 +73,10 @@ export async function callLedgerFunction<T>(db: Db, fn: LedgerFunction, params: 
     try {
       return (await execute(db, fn, JSON.stringify(body), alone)) as T;
     } catch (e) {
-      if ((e instanceof GroupFailedError || timedOutInGroup(e)) && attempt < MAX_ATTEMPTS) {
-        alone = true; // its group could not answer for it, or it waited too long for a lock there
+      if ((e instanceof GroupFailedError || timedOutInGroup(e)) && !alone) {
+        // Its group could not answer for it, or it waited too long for a lock there: once, alone — even on the
+        // last attempt, so a group's internal error never reaches the caller.
+        alone = true;
         continue;
       }
       if (isRetryable(e as PgErrorLike | null) && attempt < MAX_ATTEMPTS && !isInsideTransaction(db)) continue;

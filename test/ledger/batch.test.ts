@@ -1,5 +1,5 @@
 /**
- * Group commit (src/ledger/batcher.ts, migrations/0004_ledger_batch.sql): concurrent reservations and
+ * Group commit (src/ledger/batcher.ts, migrations/0004 and 0007): concurrent reservations and
  * settlements share one transaction, yet each call keeps the outcome it would have had alone.
  */
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -7,6 +7,7 @@ import { expectAuditClean } from '../support/audit';
 import { T0, at, key, newWallet } from '../support/ledger-fixtures';
 import { capture, getBalance, getHold, grantLot, isLedgerError, reserve } from '../../src/ledger';
 import { batchStats } from '../../src/ledger/batcher';
+import { createPool } from '../../src/db';
 import { callLedgerFunction, requestHash } from '../../src/ledger/sql-call';
 
 let db: TestDatabase;
@@ -134,6 +135,55 @@ test('a call stuck behind a lock leaves its group after 1 s and waits alone; the
   expect(await getBalance(db.pool, { walletId: free, now: T0 })).toMatchObject({ availableCredits: 40, heldCredits: 60 });
 });
 
+test('a group spends about a second on locks in all: later calls on a locked wallet, and all calls past the second, are deferred', async () => {
+  const locked = [await newWallet(db.pool), await newWallet(db.pool)];
+  const free = await newWallet(db.pool);
+  for (const w of [...locked, free]) await grant(w, 'purchased', 100);
+  const locker = await db.pool.connect();
+  try {
+    await locker.query('BEGIN');
+    await locker.query('SELECT id FROM ledger_lots WHERE wallet_id = ANY($1::uuid[]) FOR UPDATE', [locked]);
+    const calls = [...locked, ...locked, ...locked, free].map((w) => reserveParams(w, 5, key('budget')));
+    const started = Date.now();
+    const outcomes = await runGroup(calls.map(() => 'ledger_reserve'), calls);
+    const elapsedMs = Date.now() - started;
+    // 0004 waited a second per call on a locked wallet: six here.
+    expect(elapsedMs).toBeLessThan(2_000);
+    const codes = outcomes.map((o) => ('e' in o ? o.e.code : 'ok'));
+    expect(codes.slice(0, 6).every((c) => c === '55P03')).toBe(true);
+    expect(codes.filter((c) => c === '55P03')).toHaveLength(codes[6] === 'ok' ? 6 : 7);
+    expect(outcomes.some((o) => 'e' in o && /deferred/.test(o.e.message))).toBe(true);
+  } finally {
+    await locker.query('ROLLBACK');
+    locker.release();
+  }
+  // Deferred and timed-out calls left nothing behind.
+  for (const w of locked) expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 100, heldCredits: 0 });
+});
+
+test('many calls queued behind a locked wallet do not hold up another wallet for more than a couple of seconds', async () => {
+  const [stuck, free] = [await newWallet(db.pool), await newWallet(db.pool)];
+  await grant(stuck, 'purchased', 100);
+  await grant(free, 'purchased', 100);
+  const locker = await db.pool.connect();
+  const reserveOn = (walletId: string) => reserve(db.pool, { walletId, amountCredits: 5, idempotencyKey: key('queued'), holdExpiresAt: at(1), now: T0 });
+  const stuckCalls: Promise<unknown>[] = [];
+  try {
+    await locker.query('BEGIN');
+    await locker.query('SELECT id FROM ledger_lots WHERE wallet_id = $1::uuid FOR UPDATE', [stuck]);
+    stuckCalls.push(reserveOn(stuck), reserveOn(stuck)); // both group slots
+    stuckCalls.push(...Array.from({ length: 4 }, () => reserveOn(stuck))); // the next group
+    const started = Date.now();
+    await reserveOn(free); // in that group too
+    expect(Date.now() - started).toBeLessThan(3_500); // 0004: about a second per queued call on the locked wallet
+  } finally {
+    await locker.query('COMMIT');
+    locker.release();
+  }
+  await Promise.all(stuckCalls);
+  expect(await getBalance(db.pool, { walletId: stuck, now: T0 })).toMatchObject({ availableCredits: 70, heldCredits: 30 });
+});
+
 test('a group whose connection dies mid-way: its calls are sent again alone and each takes effect once', async () => {
   const w = await newWallet(db.pool);
   await grant(w, 'purchased', 100);
@@ -162,6 +212,27 @@ test('a group whose connection dies mid-way: its calls are sent again alone and 
   }
   expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 80, heldCredits: 20 });
 });
+
+test('a group whose connection stops answering is given up, its connection discarded, its calls sent again alone', async () => {
+  const w = await newWallet(db.pool);
+  await grant(w, 'purchased', 100);
+  // A pool of its own with exactly one idle connection, whose backend is frozen (as a vanished peer would be).
+  const pool = createPool(db.connectionString, { max: 8 });
+  const first = await pool.connect();
+  const frozenPid = (await first.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  first.release();
+  process.kill(frozenPid, 'SIGSTOP');
+  try {
+    const started = Date.now();
+    const hold = await reserve(pool, { walletId: w, amountCredits: 5, idempotencyKey: key('frozen'), holdExpiresAt: at(1), now: T0 });
+    expect(hold.amountCredits).toBe(5);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(9_000); // the group's answer timeout, then alone
+  } finally {
+    process.kill(frozenPid, 'SIGCONT');
+    await pool.end();
+  }
+  expect(await getBalance(db.pool, { walletId: w, now: T0 })).toMatchObject({ availableCredits: 95, heldCredits: 5 });
+}, 30_000);
 
 test('a group refuses what cannot be grouped, as a whole and without effect', async () => {
   const w = await newWallet(db.pool);
