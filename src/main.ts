@@ -104,20 +104,36 @@ async function stopAll(stops: Stop[]): Promise<void> {
   }
 }
 
+/**
+ * Longest an orderly stop may take (the API drains its requests, the worker its tasks: shutdownGraceTime is
+ * 10 s) before the process gives up and exits non-zero — e.g. when Postgres already died (a terminal's Ctrl-C
+ * reaches the whole process group) and the worker's local activities would retry for ever.
+ */
+const SHUTDOWN_DEADLINE_MS = 30_000;
+const SIGNAL_EXIT_CODES: Record<string, number> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
+
 function main(): void {
   const stops: Stop[] = [];
   let stopping = false;
   const shutdown = (exitCode: number) => {
-    if (stopping) return;
     stopping = true;
-    process.stdout.write('stopping…\n');
+    process.stderr.write('stopping… (a second Ctrl-C stops at once)\n');
+    setTimeout(() => {
+      process.stderr.write(`could not stop in order within ${SHUTDOWN_DEADLINE_MS / 1000}s; exiting\n`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
     void stopAll(stops).then(() => process.exit(exitCode));
   };
-  process.on('SIGINT', () => shutdown(0));
-  process.on('SIGTERM', () => shutdown(0));
+  for (const signal of Object.keys(SIGNAL_EXIT_CODES)) {
+    process.on(signal, () => {
+      if (!stopping) return shutdown(0);
+      process.stderr.write(`${signal} again: exiting without stopping in order\n`);
+      process.exit(SIGNAL_EXIT_CODES[signal]);
+    });
+  }
   run(stops).catch((err: unknown) => {
     process.stderr.write(`failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-    shutdown(1);
+    if (!stopping) shutdown(1);
   });
 }
 

