@@ -12,7 +12,8 @@ export interface MigrateOptions {
 
 /**
  * Applies every pending migration (numbered SQL files with `-- Up Migration` / `-- Down Migration`)
- * in one transaction. node-pg-migrate's lock makes concurrent starts safe.
+ * in one transaction. node-pg-migrate's advisory lock makes concurrent starts safe: a second process waits
+ * for the first to finish (the default would fail it), then finds nothing left to apply.
  */
 export async function migrate(connectionString: string, options: MigrateOptions = {}): Promise<string[]> {
   // node-pg-migrate is ESM-only; load it on demand so that merely importing src/db stays CommonJS-friendly.
@@ -27,6 +28,7 @@ export async function migrate(connectionString: string, options: MigrateOptions 
     migrationsTable: 'pgmigrations',
     checkOrder: true,
     singleTransaction: true,
+    advisoryLockMode: 'wait',
     log: options.log ?? (() => undefined),
     verbose: false,
   });

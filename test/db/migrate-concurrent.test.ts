@@ -1,0 +1,36 @@
+/** Two processes starting at once both migrate an empty database: the second waits for the first's lock. */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { Client } from 'pg';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+async function onAdmin(sql: string): Promise<void> {
+  const client = new Client({ connectionString: process.env['TEST_PG_ADMIN_URL'] });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+test('two concurrent migrate() calls on an empty database both succeed, the migrations applied once', async () => {
+  const name = `credits_test_migrate_${randomBytes(4).toString('hex')}`;
+  await onAdmin(`CREATE DATABASE ${name}`);
+  try {
+    const url = new URL(process.env['TEST_PG_ADMIN_URL']!);
+    url.pathname = `/${name}`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/db/migrate-twice.script.ts', url.toString()], { cwd: ROOT });
+    const results = JSON.parse(stdout.trim().split('\n').pop()!) as Array<{ applied?: number; error?: string }>;
+    expect(results.filter((r) => r.error !== undefined)).toEqual([]);
+    // One call applied every migration; the other, having waited for the lock, found nothing left to do.
+    const applied = results.map((r) => r.applied!).sort((a, b) => a - b);
+    expect(applied[0]).toBe(0);
+    expect(applied[1]).toBeGreaterThan(0);
+  } finally {
+    await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  }
+}, 60_000);
