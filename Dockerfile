@@ -6,4 +6,5 @@ RUN npm install --omit=dev --ignore-scripts=false
 COPY . .
 USER node
 EXPOSE 3000
-CMD ["npx", "tsx", "src/main.ts"]
+# node directly (npx/npm do not pass SIGTERM on to it); run with `docker run --init` to reap children.
+CMD ["node", "--import", "tsx", "src/main.ts"]
