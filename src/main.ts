@@ -12,11 +12,11 @@ import { loadConfig, type Config } from './config';
 import { createPool, migrate, startDatabase } from './db';
 import { createLogger, type Logger } from './log';
 import { defaultPriceBook } from './pricing';
+import { startHoldSweeper } from './temporal/hold-sweeper';
 import { startLocalTemporal } from './temporal/local-server';
 import { installTemporalRuntime } from './temporal/runtime';
 import { registerSearchAttributes } from './temporal/search-attributes';
 import { createWorker } from './worker';
-import { holdSweeper, holdSweeperWorkflowId } from './workflows/hold-sweeper';
 
 type Role = 'all' | 'api' | 'worker';
 type Stop = () => Promise<void>;
@@ -78,10 +78,7 @@ async function run(stops: Stop[]): Promise<void> {
       await running;
       await nativeConnection.close();
     });
-    await client.workflow.start(holdSweeper, {
-      workflowId: holdSweeperWorkflowId, taskQueue, args: [{ intervalMs: policy.holdSweepIntervalSeconds * 1000 }],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-    });
+    await startHoldSweeper(client, { taskQueue, intervalSeconds: policy.holdSweepIntervalSeconds });
     where.worker = `polling ${taskQueue}; hold sweeper every ${policy.holdSweepIntervalSeconds}s`;
   }
   if (role !== 'worker') {
