@@ -81,6 +81,7 @@ export interface Config {
     readonly outcomeDeadlineMaxFactor: number;
     /** Outcome → settlement: the reasons refunded; every other outcome is captured. */
     readonly settlement: SettlementPolicy;
+    /** Reserved: the window for bad-result reports (architecture §3), a feature not built yet; nothing reads it. */
     readonly badResultReportWindowHours: number;
   };
   readonly api: {
