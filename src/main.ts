@@ -3,7 +3,8 @@
  * (TEMPORAL_ADDRESS; else the official dev server where the SDK can obtain it; else the project's own
  * server), the worker and the API. Prints where each part is and stops them all cleanly on Ctrl-C.
  *
- * `--role api` or `--role worker` runs one part only (the docker-compose stack runs them as two services).
+ * `--role api` or `--role worker` (also `--role=api`) runs one part only, against the shared Postgres and
+ * Temporal named by DATABASE_URL and TEMPORAL_ADDRESS (the docker-compose stack runs them as two services).
  */
 import { Connection, Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -21,11 +22,27 @@ import { createWorker } from './worker';
 type Role = 'all' | 'api' | 'worker';
 type Stop = () => Promise<void>;
 
+/** `--role api`, `--role=api` (likewise worker, all); no flag: all. */
 function roleFromArgs(argv: string[]): Role {
-  const i = argv.indexOf('--role');
-  const role = i >= 0 ? argv[i + 1] : 'all';
-  if (role !== 'all' && role !== 'api' && role !== 'worker') throw new Error(`--role must be all, api or worker (got ${role})`);
+  let role = 'all';
+  argv.forEach((arg, i) => {
+    if (arg === '--role') role = argv[i + 1] ?? '';
+    else if (arg.startsWith('--role=')) role = arg.slice('--role='.length);
+  });
+  if (role !== 'all' && role !== 'api' && role !== 'worker') throw new Error(`--role must be all, api or worker (got ${role || 'nothing'})`);
   return role;
+}
+
+/**
+ * One part alone only makes sense beside the other parts on shared services: without DATABASE_URL and
+ * TEMPORAL_ADDRESS each process would start its own private Postgres and Temporal, which the other never sees.
+ */
+function checkRole(role: Role, config: Config): void {
+  if (role === 'all') return;
+  const missing = [config.databaseUrl ? '' : 'DATABASE_URL', config.temporal.address ? '' : 'TEMPORAL_ADDRESS'].filter(Boolean);
+  if (missing.length > 0) {
+    throw new Error(`--role ${role} runs one part against shared services: set ${missing.join(' and ')} (or omit --role to run every part here)`);
+  }
 }
 
 async function startTemporal(config: Config, logger: Logger, stops: Stop[]): Promise<{ address: string; kind: string }> {
@@ -42,6 +59,7 @@ async function startTemporal(config: Config, logger: Logger, stops: Stop[]): Pro
 async function run(stops: Stop[]): Promise<void> {
   const role = roleFromArgs(process.argv.slice(2));
   const config = loadConfig();
+  checkRole(role, config);
   const logger = createLogger({ level: config.logLevel });
   installTemporalRuntime(logger);
   const db = await startDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
