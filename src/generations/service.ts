@@ -154,10 +154,17 @@ function settledWithoutVerdict(settlement: Settlement): GenerationError {
   });
 }
 
-/** An outcome or a cancel for a generation whose reservation was refused: there is no hold to settle. */
+/**
+ * An outcome or a cancel with no workflow to settle it: its reservation was refused (no hold), or the row says
+ * `reserved` but the workflow is gone (terminated, or a local Temporal's memory lost at a restart) — then the
+ * hold sweeper releases the hold at its expiry.
+ */
 function nothingToSettle(record: GenerationRecord): GenerationError {
   const refused = record.rejection ? ` (refused: ${record.rejection.code})` : '';
-  return new GenerationError('AlreadySettled', `generation ${record.generationId} holds no credits to settle${refused}`, {
+  const message = record.status === 'reserved'
+    ? `generation ${record.generationId} can no longer be settled: its workflow is gone; its hold is released when it expires`
+    : `generation ${record.generationId} holds no credits to settle${refused}`;
+  return new GenerationError('AlreadySettled', message, {
     status: record.status,
   });
 }
