@@ -10,7 +10,7 @@ import { Connection, Client } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { startApi } from './api/server';
 import { loadConfig, type Config } from './config';
-import { createPool, migrate, startDatabase } from './db';
+import { createPool, describeDatabaseUrl, migrate, startDatabase } from './db';
 import { createLogger, type Logger } from './log';
 import { defaultPriceBook } from './pricing';
 import { startHoldSweeper } from './temporal/hold-sweeper';
@@ -45,6 +45,16 @@ function checkRole(role: Role, config: Config): void {
   }
 }
 
+/** Runs a start-up step; its failure names the variable and address behind it (when one was given). */
+async function startStep<T>(what: string | null, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    if (what === null) throw err;
+    throw new Error(`cannot use ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
+}
+
 async function startTemporal(config: Config, logger: Logger, stops: Stop[]): Promise<{ address: string; kind: string }> {
   if (config.temporal.address) return { address: config.temporal.address, kind: 'TEMPORAL_ADDRESS' };
   const local = await startLocalTemporal({
@@ -64,12 +74,13 @@ async function run(stops: Stop[]): Promise<void> {
   installTemporalRuntime(logger);
   const db = await startDatabase({ dataDir: config.dataDir, databaseUrl: config.databaseUrl });
   stops.push(db.stop);
-  await migrate(db.connectionString);
+  await startStep(db.embedded ? null : `the database at DATABASE_URL (${describeDatabaseUrl(db.connectionString)})`, () => migrate(db.connectionString));
   const pool = createPool(db.connectionString);
   stops.push(() => pool.end());
 
   const temporal = await startTemporal(config, logger, stops);
-  const connection = await Connection.connect({ address: temporal.address });
+  const temporalName = temporal.kind === 'TEMPORAL_ADDRESS' ? `Temporal at TEMPORAL_ADDRESS (${temporal.address})` : null;
+  const connection = await startStep(temporalName, () => Connection.connect({ address: temporal.address }));
   stops.push(() => connection.close());
   const { namespace, taskQueue } = config.temporal;
   const client = new Client({ connection, namespace });
@@ -79,8 +90,8 @@ async function run(stops: Stop[]): Promise<void> {
   };
 
   if (role !== 'api') {
-    await registerSearchAttributes(connection, namespace);
-    const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+    await startStep(temporalName, () => registerSearchAttributes(connection, namespace));
+    const nativeConnection = await startStep(temporalName, () => NativeConnection.connect({ address: temporal.address }));
     const { policy } = config;
     const worker = await createWorker({
       connection: nativeConnection, namespace, taskQueue, pool, priceBook: defaultPriceBook,

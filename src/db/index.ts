@@ -3,5 +3,5 @@
  * connect, and apply the numbered SQL migrations in /migrations with node-pg-migrate.
  */
 export { startDatabase, findFreePort, type StartDatabaseOptions, type RunningDatabase } from './server';
-export { createPool, withTransaction, type CreatePoolOptions } from './pool';
+export { createPool, describeDatabaseUrl, withTransaction, CONNECTION_TIMEOUT_MS, type CreatePoolOptions } from './pool';
 export { migrate, MIGRATIONS_DIR, type MigrateOptions } from './migrate';

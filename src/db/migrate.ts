@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { CONNECTION_TIMEOUT_MS } from './pool';
 
 /** migrations/ at the repository root (this file is src/db/migrate.ts). */
 export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
@@ -22,7 +23,8 @@ export async function migrate(connectionString: string, options: MigrateOptions 
   const specifier = 'node-pg-migrate';
   const { runner } = (await import(specifier)) as typeof import('node-pg-migrate/dist/bundle/index');
   const applied = await runner({
-    databaseUrl: connectionString,
+    // A server that accepts TCP but never answers fails after the timeout instead of hanging the start.
+    databaseUrl: { connectionString, connectionTimeoutMillis: CONNECTION_TIMEOUT_MS },
     dir: options.dir ?? MIGRATIONS_DIR,
     direction: 'up',
     migrationsTable: 'pgmigrations',

@@ -3,8 +3,27 @@ import { Pool, type PoolClient } from 'pg';
 export interface CreatePoolOptions {
   /** Default 10. */
   max?: number;
+  /**
+   * Longest wait for a connection, new or from the pool (pg's connectionTimeoutMillis). Default 10 s: a server
+   * that accepts TCP but never answers (a firewall, a wrong port) fails with an error instead of hanging.
+   */
+  connectionTimeoutMs?: number;
   /** Called for errors of idle clients (e.g. the server restarting); default: ignore, the pool reconnects. */
   onError?: (err: Error) => void;
+}
+
+export const CONNECTION_TIMEOUT_MS = 10_000;
+
+/** `postgres://user@host:port/db` — a connection string fit for messages and logs: its password removed. */
+export function describeDatabaseUrl(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    url.password = '';
+    url.search = '';
+    return url.toString();
+  } catch {
+    return '(not a URL)';
+  }
 }
 
 /**
@@ -13,7 +32,10 @@ export interface CreatePoolOptions {
  */
 export function createPool(connectionString: string, options: CreatePoolOptions = {}): Pool {
   // keepAlive: a connection whose peer vanished without a reset (a NAT, a frozen host) is found out by TCP.
-  const pool = new Pool({ connectionString, max: options.max ?? 10, keepAlive: true });
+  const pool = new Pool({
+    connectionString, max: options.max ?? 10, keepAlive: true,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? CONNECTION_TIMEOUT_MS,
+  });
   // Without a listener an idle client's error (server restart) would crash the process.
   pool.on('error', (err) => options.onError?.(err));
   return pool;
