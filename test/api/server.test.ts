@@ -1,6 +1,7 @@
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { startApi } from '../../src/api/server';
+import { schedulePurge } from '../../src/api/idempotency/purge';
 import { expectAuditClean } from '../support/audit';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
@@ -93,6 +94,27 @@ describe('startApi', () => {
       expect(((await res.json()) as { error: { details: { fields: { path: string }[] } } }).error.details.fields[0]!.path).toBe('label');
     } finally {
       await api.close();
+    }
+  });
+});
+
+describe('schedulePurge', () => {
+  it('purges expired idempotency records soon after start, not only an hour later', async () => {
+    const key = await db.pool.query<{ key_id: string }>(
+      `INSERT INTO api_keys (key_hash, role) VALUES (encode(sha256(random()::text::bytea), 'hex'), 'support') RETURNING key_id`);
+    await db.pool.query(
+      `INSERT INTO http_idempotency (principal_id, idempotency_key, route, request_hash, state, response_status, completed_at, created_at)
+       VALUES ($1, 'old', 'POST /x', 'h', 'completed', 200, now() - interval '48 hours', now() - interval '48 hours')`, [key.rows[0]!.key_id]);
+    const stop = schedulePurge(db.pool, 24, createLogger({ level: 'silent' }), 50);
+    try {
+      for (let i = 0; i < 50; i++) {
+        const left = await db.pool.query(`SELECT 1 FROM http_idempotency WHERE idempotency_key = 'old'`);
+        if (left.rowCount === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      throw new Error('the expired record was not purged within 5 s');
+    } finally {
+      stop();
     }
   });
 });

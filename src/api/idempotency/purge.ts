@@ -8,9 +8,14 @@ import type { Logger } from 'pino';
 import { purgeCompletedBefore } from './store';
 
 const PURGE_INTERVAL_MS = 60 * 60_000;
+/** The first purge, soon after start: a process restarted more often than hourly would otherwise never purge. */
+export const FIRST_PURGE_DELAY_MS = 30_000;
 
-/** Starts an hourly purge; returns the function that stops it. The timer never keeps the process alive. */
-export function schedulePurge(pool: Pool, retentionHours: number, logger: Logger): () => void {
+/**
+ * Purges once shortly after start, then hourly; returns the function that stops it. The timers never keep the
+ * process alive.
+ */
+export function schedulePurge(pool: Pool, retentionHours: number, logger: Logger, firstDelayMs = FIRST_PURGE_DELAY_MS): () => void {
   const purge = async () => {
     try {
       const removed = await purgeCompletedBefore(pool, new Date(Date.now() - retentionHours * 3_600_000));
@@ -19,7 +24,12 @@ export function schedulePurge(pool: Pool, retentionHours: number, logger: Logger
       logger.warn({ err: error }, 'purging HTTP idempotency records failed; will retry');
     }
   };
+  const first = setTimeout(() => void purge(), firstDelayMs);
+  first.unref();
   const timer = setInterval(() => void purge(), PURGE_INTERVAL_MS);
   timer.unref();
-  return () => clearInterval(timer);
+  return () => {
+    clearTimeout(first);
+    clearInterval(timer);
+  };
 }
