@@ -49,4 +49,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: '3000.5' })).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: '70000' })).toThrow(ConfigError);
   });
+
+  it('SETTLEMENT_REFUNDED_REASONS takes failure reasons, deadline_exceeded and cancelled only, at least one', () => {
+    expect(loadConfig({}).policy.settlement.refundedReasons)
+      .toEqual(['system_error', 'platform_error', 'corrupted_output', 'deadline_exceeded', 'cancelled']);
+    expect(loadConfig({ SETTLEMENT_REFUNDED_REASONS: ' system_error , cancelled' }).policy.settlement.refundedReasons)
+      .toEqual(['system_error', 'cancelled']);
+    expect(loadConfig({ SETTLEMENT_REFUNDED_REASONS: 'template_mismatch,deadline_exceeded' }).policy.settlement.refundedReasons)
+      .toEqual(['template_mismatch', 'deadline_exceeded']);
+    for (const bad of ['succeeded', 'system_error,hold_expired', ',', ' , ']) {
+      expect(() => loadConfig({ SETTLEMENT_REFUNDED_REASONS: bad })).toThrow(/SETTLEMENT_REFUNDED_REASONS/);
+    }
+    expect(() => loadConfig({ SETTLEMENT_REFUNDED_REASONS: 'succeeded' })).toThrow(/must be one of system_error, .*cancelled/);
+    expect(() => loadConfig({ SETTLEMENT_REFUNDED_REASONS: ',' })).toThrow(/must name at least one of/);
+  });
 });
