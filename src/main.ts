@@ -116,7 +116,8 @@ async function run(stops: Stop[]): Promise<void> {
     where.api = `${api.url} (OpenAPI at ${api.url}/openapi.json)`;
   }
   logger.info(where, 'credits platform running; Ctrl-C stops it');
-  for (const [part, location] of Object.entries(where)) process.stdout.write(`  ${part.padEnd(9)} ${location}\n`);
+  // For people, on stderr: stdout carries only the JSON log lines.
+  for (const [part, location] of Object.entries(where)) process.stderr.write(`  ${part.padEnd(9)} ${location}\n`);
 }
 
 /** Stops the parts in reverse start order; a part that fails to stop does not keep the others running. */

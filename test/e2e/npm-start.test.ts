@@ -14,6 +14,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 
 let child: ChildProcess | undefined;
 let dataDir: string;
+let stdout = '';
 
 afterAll(() => {
   child?.kill('SIGKILL');
@@ -26,17 +27,21 @@ function startSystem(): Promise<string> {
   fs.chmodSync(dataDir, 0o755); // as root, the embedded server runs as `postgres` and must reach it
   child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', TEMPORAL_LOCAL_PORT: '0', ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'warn', DATABASE_URL: '' },
+    env: { ...process.env, DATA_DIR: dataDir, PORT: '0', TEMPORAL_LOCAL_PORT: '0', ADMIN_API_KEY: ADMIN_KEY, LOG_LEVEL: 'info', DATABASE_URL: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   return new Promise((resolve, reject) => {
+    // stdout is the JSON log lines only; the summary for people goes to stderr.
     child!.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      output += chunk.toString();
+    });
+    child!.stderr!.on('data', (chunk: Buffer) => {
       output += chunk.toString();
       const match = /^ {2}api\s+(http:\/\/\S+)/m.exec(output);
       if (match) resolve(match[1]!);
     });
-    child!.stderr!.on('data', (chunk: Buffer) => { output += chunk.toString(); });
     child!.on('exit', (code) => reject(new Error(`exited with ${code} before it was up:\n${output}`)));
   });
 }
@@ -74,6 +79,9 @@ test('npm start runs every part, serves a generation end to end, and stops on Ct
   inFlight.finish();
   expect(await inFlight.response).toMatchObject({ status: 201, body: { status: 'reserved', costCredits: 10 } });
   expect(await exited).toBe(0);
+  const lines = stdout.split('\n').filter(Boolean);
+  expect(lines.length).toBeGreaterThan(0);
+  for (const line of lines) expect(() => JSON.parse(line) as unknown).not.toThrow();
 }, 120_000);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
