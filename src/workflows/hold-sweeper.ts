@@ -1,8 +1,8 @@
 /**
  * `holdSweeper` — id `hold-sweeper`: the safety net under every hold. A generation workflow settles its own
  * hold, but a terminated workflow, a lost deployment or a bug must still never leave credits held forever:
- * every hold carries an expiry, and this loop releases those past it (the ledger journals each as `expire`
- * with the reason). One run sweeps a bounded number of times, then continues as new to keep history short.
+ * every hold carries an expiry, and this loop releases those past it (the ledger journals each as a `release`
+ * with key `hold-expiry:<holdId>`). One run sweeps a bounded number of times, then continues as new to keep history short.
  */
 import { continueAsNew, proxyActivities, sleep } from '@temporalio/workflow';
 import type { HoldSweeperActivities } from '../activities/hold-sweeper';
