@@ -3,23 +3,13 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Client } from 'pg';
+import { onAdminDatabase } from '../support/db';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-async function onAdmin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: process.env['TEST_PG_ADMIN_URL'] });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
 test('two concurrent migrate() calls on an empty database both succeed, the migrations applied once', async () => {
   const name = `credits_test_migrate_${randomBytes(4).toString('hex')}`;
-  await onAdmin(`CREATE DATABASE ${name}`);
+  await onAdminDatabase(`CREATE DATABASE ${name}`);
   try {
     const url = new URL(process.env['TEST_PG_ADMIN_URL']!);
     url.pathname = `/${name}`;
@@ -31,6 +21,6 @@ test('two concurrent migrate() calls on an empty database both succeed, the migr
     expect(applied[0]).toBe(0);
     expect(applied[1]).toBeGreaterThan(0);
   } finally {
-    await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await onAdminDatabase(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }, 60_000);

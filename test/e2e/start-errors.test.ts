@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { onAdminDatabase } from '../support/db';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -17,16 +17,6 @@ function start(env: Record<string, string>): Promise<{ code: number | null; stde
       cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: 40_000,
     }, (_error, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
   });
-}
-
-async function onAdmin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: process.env['TEST_PG_ADMIN_URL'] });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 function freePort(): Promise<number> {
@@ -60,7 +50,7 @@ test('a DATABASE_URL that never answers fails within the connect timeout, named,
 
 test('an unreachable TEMPORAL_ADDRESS is named', async () => {
   const name = `credits_test_start_${randomBytes(4).toString('hex')}`;
-  await onAdmin(`CREATE DATABASE ${name}`);
+  await onAdminDatabase(`CREATE DATABASE ${name}`);
   try {
     const url = new URL(process.env['TEST_PG_ADMIN_URL']!);
     url.pathname = `/${name}`;
@@ -69,6 +59,6 @@ test('an unreachable TEMPORAL_ADDRESS is named', async () => {
     expect(code).toBe(1);
     expect(stderr).toContain(`cannot use Temporal at TEMPORAL_ADDRESS (127.0.0.1:${port})`);
   } finally {
-    await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await onAdminDatabase(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
 }, 45_000);

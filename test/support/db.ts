@@ -122,3 +122,14 @@ export async function createTestDatabase(options: { poolMax?: number } = {}): Pr
     },
   };
 }
+
+/** Runs one statement on the test server's maintenance database (CREATE/DROP DATABASE for tests of their own). */
+export async function onAdminDatabase(sql: string): Promise<void> {
+  const client = new Client({ connectionString: process.env[ENV_ADMIN] });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
