@@ -7,6 +7,7 @@
  * literal has a fraction that JSON.parse rounds away (`1.0000000000000001` → 1) is refused wherever it is: the
  * schemas would see a whole number the client did not send. One 400 names each field.
  */
+import { unstorableTextReason } from '../db/text';
 import { ApiError, type FieldIssue } from './errors';
 import { roundedNumberLiterals } from './json-literals';
 
@@ -15,18 +16,8 @@ export const MAX_NESTING_DEPTH = 32;
 /** Enough to fix a request; a body full of bad strings must not make an enormous answer. */
 const MAX_ISSUES = 20;
 
-// A high surrogate not followed by a low one, or a low one not preceded by a high one: the strings that
-// String.prototype.isWellFormed (not in our ES2022 lib) refuses.
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-function unstorableReason(text: string): string | null {
-  if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
-  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (no unpaired UTF-16 surrogate)';
-  return null;
-}
-
 /** A key that is itself unstorable is named by its JSON escape, so the answer names it readably. */
-const segment = (key: string) => (unstorableReason(key) ? JSON.stringify(key).slice(1, -1) : key);
+const segment = (key: string) => (unstorableTextReason(key) ? JSON.stringify(key).slice(1, -1) : key);
 
 class Walk {
   readonly issues: FieldIssue[] = [];
@@ -38,7 +29,7 @@ class Walk {
   value(value: unknown, path: string[], depth: number): void {
     if (this.issues.length >= MAX_ISSUES) return;
     if (typeof value === 'string') {
-      const reason = unstorableReason(value);
+      const reason = unstorableTextReason(value);
       if (reason) this.add(path, reason);
       return;
     }
@@ -52,7 +43,7 @@ class Walk {
       return;
     }
     for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
-      const reason = unstorableReason(key);
+      const reason = unstorableTextReason(key);
       if (reason) this.add([...path, segment(key)], `field name ${reason}`);
       this.value(item, [...path, segment(key)], depth + 1);
     }

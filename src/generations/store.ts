@@ -3,6 +3,7 @@
  * that call them may run more than once.
  */
 import type { Pool } from 'pg';
+import { unstorableTextReason } from '../db/text';
 import { creditsFromDb } from '../ledger';
 import type { GenerationInput, GenerationQuote, OutcomeReport, Settlement } from '../workflows/generation-contract';
 import type { GenerationRecord, GenerationRecordStatus } from './types';
@@ -125,9 +126,8 @@ const BASE64URL = /^[A-Za-z0-9_-]+$/;
 const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(\d{3})?Z$/;
 
 /** What the table holds (1-200 characters) and Postgres text can carry: no NUL, no unpaired surrogate. */
-const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const isGenerationId = (id: unknown): id is string =>
-  typeof id === 'string' && id.length >= 1 && id.length <= 200 && !id.includes('\u0000') && !UNPAIRED_SURROGATE.test(id);
+  typeof id === 'string' && id.length >= 1 && id.length <= 200 && unstorableTextReason(id) === null;
 
 /**
  * The position a `nextCursor` names, or null if `cursor` is not one encodeCursor made: the HTTP query schema

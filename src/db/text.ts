@@ -1,0 +1,15 @@
+/**
+ * What a Postgres `text` (and `jsonb`) value can hold: `text` refuses NUL and `jsonb` also refuses lone UTF-16
+ * surrogates, so a string with either fails inside Postgres rather than being stored.
+ */
+
+// A high surrogate not followed by a low one, or a low one not preceded by a high one: the strings that
+// String.prototype.isWellFormed (not in our ES2022 lib) refuses.
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why Postgres cannot store `text`, or null if it can. */
+export function unstorableTextReason(text: string): string | null {
+  if (text.includes('\u0000')) return 'must not contain the NUL character (U+0000)';
+  if (LONE_SURROGATE.test(text)) return 'must be well-formed Unicode (no unpaired UTF-16 surrogate)';
+  return null;
+}
