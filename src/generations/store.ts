@@ -86,11 +86,17 @@ export async function getGeneration(pool: Pool, generationId: string): Promise<G
   return rows[0] ? toRecord(rows[0]) : null;
 }
 
+/** The last row of a page: the next page starts after it. */
+export interface GenerationsCursorPosition {
+  createdAt: string;
+  generationId: string;
+}
+
 export interface ListWalletGenerationsInput {
   walletId: string;
   limit: number;
-  /** `nextCursor` of the previous page; pages go newest first. */
-  cursor?: string;
+  /** Where the previous page ended (its `nextCursor`, read by decodeGenerationsCursor); pages go newest first. */
+  cursor?: GenerationsCursorPosition;
   status?: GenerationRecordStatus;
 }
 
@@ -98,8 +104,6 @@ export async function listWalletGenerations(
   pool: Pool,
   input: ListWalletGenerationsInput,
 ): Promise<{ generations: GenerationRecord[]; nextCursor: string | null }> {
-  const after = input.cursor === undefined ? null : decodeGenerationsCursor(input.cursor);
-  if (input.cursor !== undefined && !after) throw new RangeError('cursor is not a nextCursor of this listing');
   // The cursor keeps created_at to the microsecond: cut to milliseconds, it would skip the rows created
   // earlier within the last row's millisecond.
   const { rows } = await pool.query(
@@ -110,7 +114,7 @@ export async function listWalletGenerations(
         AND ($3::timestamptz IS NULL OR (created_at, generation_id) < ($3::timestamptz, $4::text))
       ORDER BY created_at DESC, generation_id DESC
       LIMIT $5`,
-    [input.walletId, input.status ?? null, after?.createdAt ?? null, after?.generationId ?? null, input.limit + 1],
+    [input.walletId, input.status ?? null, input.cursor?.createdAt ?? null, input.cursor?.generationId ?? null, input.limit + 1],
   );
   const page = rows.slice(0, input.limit);
   const last = page[page.length - 1];
@@ -133,7 +137,7 @@ const isGenerationId = (id: unknown): id is string =>
  * The position a `nextCursor` names, or null if `cursor` is not one encodeCursor made: the HTTP query schema
  * refuses it with a 400 (a cursor read loosely would either fail in Postgres or silently restart at page 1).
  */
-export function decodeGenerationsCursor(cursor: string): { createdAt: string; generationId: string } | null {
+export function decodeGenerationsCursor(cursor: string): GenerationsCursorPosition | null {
   if (!BASE64URL.test(cursor)) return null;
   let position: unknown;
   try {

@@ -98,7 +98,13 @@ export const GenerationPageResponse = z.object({
 
 export const WalletGenerationsQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(200).default(50),
-  cursor: z.string().max(500).refine((c) => decodeGenerationsCursor(c) !== null, 'must be the nextCursor of a previous page').optional(),
+  /** Read here into the position it names, so the listing gets a position and never decodes again. */
+  cursor: z.string().max(500).transform((cursor, ctx) => {
+    const position = decodeGenerationsCursor(cursor);
+    if (position) return position;
+    ctx.addIssue({ code: 'custom', message: 'must be the nextCursor of a previous page' });
+    return z.NEVER;
+  }).optional(),
   status: z.enum(['reserved', 'captured', 'partially_captured', 'released', 'rejected']).optional(),
 });
 
