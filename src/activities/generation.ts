@@ -9,6 +9,7 @@ import { capture, getBalance, getHold, isLedgerError, release, reserve } from '.
 import { FEATURES, PricingError, quote, type PriceBook } from '../pricing';
 import type { SettlementPolicy, SettlementReason } from '../policy/settlement';
 import { decideSettlement, type SettlementDecision } from '../policy/settlement-decision';
+import { settlementOf } from '../generations/settlement';
 import { recordRejection, recordReservation, recordSettlement } from '../generations/store';
 import {
   GenerationFailureType,
@@ -56,18 +57,18 @@ export interface SettleGenerationInput {
   report: OutcomeReport | undefined;
 }
 
-/** Ledger refusals that end a generation before it starts (everything else is retried). */
-const refusalCodes = new Set(['InsufficientCredits', 'WalletNotFound', 'WalletClosed', 'InvalidAmount', 'IdempotencyConflict']);
-
 /**
- * The refusal as the generation's callers know it: the reserve key already held credits for other content (a
- * run of the same id quoted differently) is a GenerationConflict; an amount the ledger refuses, a bad request.
+ * Ledger refusals that end a generation before it starts (everything else is retried), as the generation's
+ * callers know them: the reserve key already holding credits for other content (a run of the same id quoted
+ * differently) is a GenerationConflict; an amount the ledger refuses, a bad request.
  */
-function generationCodeOf(ledgerCode: string): string {
-  if (ledgerCode === 'IdempotencyConflict') return GenerationFailureType.GenerationConflict;
-  if (ledgerCode === 'InvalidAmount') return GenerationFailureType.InvalidGenerationRequest;
-  return ledgerCode;
-}
+const refusalCodes = new Map<string, string>([
+  ['InsufficientCredits', GenerationFailureType.InsufficientCredits],
+  ['WalletNotFound', 'WalletNotFound'],
+  ['WalletClosed', 'WalletClosed'],
+  ['InvalidAmount', GenerationFailureType.InvalidGenerationRequest],
+  ['IdempotencyConflict', GenerationFailureType.GenerationConflict],
+]);
 
 export function createGenerationActivities(deps: GenerationActivityDeps) {
   const { pool, priceBook } = deps;
@@ -118,7 +119,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
       return { generationId: generation.generationId, holdId: hold.holdId, costCredits: q.costCredits, quote: q, reservedAt: record.reservedAt!.toISOString() };
     } catch (err) {
       if (!isLedgerError(err) || !refusalCodes.has(err.code)) throw err;
-      const rejection = { code: generationCodeOf(err.code), message: err.message, shortfallCredits: err.shortfallCredits };
+      const rejection = { code: refusalCodes.get(err.code)!, message: err.message, shortfallCredits: err.shortfallCredits };
       await recordRejection(pool, { generation, quote: q, rejection });
       throw ApplicationFailure.create({ type: rejection.code, message: err.message, nonRetryable: true, details: [rejection] });
     }
@@ -136,22 +137,15 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
       outputs: input.report?.outputs, policy: input.settlementPolicy, book: input.priceBook ?? priceBook,
     });
     const settled = await resolveHold({ generationId: generation.generationId, holdId: input.holdId, ...decision });
-    const balance = await getBalance(pool, { walletId: settled.walletId });
-    const settlement: Settlement = {
+    const { settlement, status } = settlementOf({
       generationId: generation.generationId,
-      walletId: settled.walletId,
-      action: settled.capturedCredits > 0 ? 'capture' : 'release',
+      hold: settled,
       // Only the hold sweeper expires holds: it got there first, and the settlement says so.
       reason: settled.state === 'expired' ? 'hold_expired' : decision.reason,
-      capturedCredits: settled.capturedCredits,
-      releasedCredits: settled.releasedCredits,
-      availableCreditsAfter: balance.availableCredits,
-      heldCreditsAfter: balance.heldCredits,
-      settledAt: new Date().toISOString(),
+      balanceAfter: await getBalance(pool, { walletId: settled.walletId }),
+      settledAt: new Date(),
       outputProblems: decision.outputProblems,
-    };
-    const status = settlement.capturedCredits === 0 ? 'released'
-      : settlement.releasedCredits > 0 ? 'partially_captured' : 'captured';
+    });
     return await recordSettlement(pool, { settlement, status, outcome: input.report });
   }
 

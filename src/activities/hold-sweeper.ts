@@ -9,7 +9,7 @@ const batchSize = 100;
 
 export function createHoldSweeperActivities(deps: { pool: Pool; refundLotValidityDays: number }) {
   /**
-   * Releases every hold past its expiry at `now`, in batches so one call never holds locks for long, and
+   * Releases every hold past its expiry at `now`, in batches so one call never holds locks for long, then
    * records the release on the generations whose workflow never settled them.
    */
   async function releaseExpiredHolds(input: ReleaseExpiredHoldsActivityInput): Promise<ReleaseExpiredHoldsActivityResult> {
@@ -17,10 +17,11 @@ export function createHoldSweeperActivities(deps: { pool: Pool; refundLotValidit
     let releasedHolds = 0;
     for (;;) {
       const { expired } = await releaseExpiredLedgerHolds(deps.pool, { now, limit: batchSize, refundLotValidityDays: deps.refundLotValidityDays });
-      await recordExpiredHoldSettlements(deps.pool, expired, now);
       releasedHolds += expired.length;
-      if (expired.length < batchSize) return { releasedHolds };
+      if (expired.length < batchSize) break;
     }
+    await recordExpiredHoldSettlements(deps.pool, now);
+    return { releasedHolds };
   }
   return { releaseExpiredHolds };
 }

@@ -5,30 +5,37 @@
  * same (`hold_expired`), and recordSettlement keeps the first settlement recorded.
  */
 import type { Pool } from 'pg';
-import { getBalance, type SettleResult } from '../ledger';
+import { creditsFromDb, getBalance, type Balance } from '../ledger';
+import { settlementOf } from './settlement';
 import { recordSettlement } from './store';
 
-/** Records a `hold_expired` release for each expired hold whose generation row still says `reserved`. */
-export async function recordExpiredHoldSettlements(pool: Pool, expired: readonly SettleResult[], now: Date): Promise<number> {
-  if (expired.length === 0) return 0;
-  const { rows } = await pool.query<{ generation_id: string; hold_id: string }>(
-    `SELECT generation_id, hold_id::text AS hold_id FROM generations WHERE hold_id = ANY($1::uuid[]) AND status = 'reserved'`,
-    [expired.map((hold) => hold.holdId)],
+interface ExpiredRow {
+  generation_id: string;
+  wallet_id: string;
+  captured: string;
+  released: string;
+}
+
+/**
+ * Records a `hold_expired` release for every generation still `reserved` whose hold has expired — those of
+ * this sweep, and any an earlier sweep expired but could not record (it failed in between). Returns how many.
+ */
+export async function recordExpiredHoldSettlements(pool: Pool, now: Date): Promise<number> {
+  // generations_reserved (0008) keeps this to the generations in flight.
+  const { rows } = await pool.query<ExpiredRow>(
+    `SELECT g.generation_id, h.wallet_id::text AS wallet_id, h.captured::text AS captured, h.released::text AS released
+       FROM generations g JOIN ledger_holds h ON h.id = g.hold_id
+      WHERE g.status = 'reserved' AND h.state = 'expired'`,
   );
-  const byHold = new Map(expired.map((hold) => [hold.holdId, hold]));
+  const balances = new Map<string, Balance>();
   for (const row of rows) {
-    const hold = byHold.get(row.hold_id)!;
-    const balance = await getBalance(pool, { walletId: hold.walletId });
-    await recordSettlement(pool, {
-      status: 'released',
-      outcome: undefined,
-      settlement: {
-        generationId: row.generation_id, walletId: hold.walletId, action: 'release', reason: 'hold_expired',
-        capturedCredits: hold.capturedCredits, releasedCredits: hold.releasedCredits,
-        availableCreditsAfter: balance.availableCredits, heldCreditsAfter: balance.heldCredits,
-        settledAt: now.toISOString(), outputProblems: [],
-      },
+    const balanceAfter = balances.get(row.wallet_id) ?? (await getBalance(pool, { walletId: row.wallet_id }));
+    balances.set(row.wallet_id, balanceAfter);
+    const hold = { walletId: row.wallet_id, capturedCredits: creditsFromDb(row.captured), releasedCredits: creditsFromDb(row.released) };
+    const { settlement, status } = settlementOf({
+      generationId: row.generation_id, hold, reason: 'hold_expired', balanceAfter, settledAt: now, outputProblems: [],
     });
+    await recordSettlement(pool, { settlement, status, outcome: undefined });
   }
   return rows.length;
 }

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { createGenerationActivities } from '../../src/activities/generation';
+import { createHoldSweeperActivities } from '../../src/activities/hold-sweeper';
 import { createWallet, getBalance, grantLot, listJournal, releaseExpiredHolds } from '../../src/ledger';
 import { getGeneration } from '../../src/generations/store';
 import { defaultPriceBook } from '../../src/pricing';
@@ -94,6 +95,20 @@ test('a settlement after the hold sweeper expired the hold reports the release t
   });
   expect(settlement).toMatchObject({ action: 'release', reason: 'hold_expired', capturedCredits: 0, releasedCredits: 30 });
   expect(await getBalance(pool, { walletId })).toMatchObject({ availableCredits: 100, heldCredits: 0 });
+});
+
+test('a sweep records the release on a generation whose hold an earlier, interrupted sweep expired', async () => {
+  const { walletId, generation, startedAt } = await setup(100);
+  await activities.reserveGeneration({ generation, startedAt });
+  const later = new Date(Date.now() + 10 * 3_600_000);
+  await releaseExpiredHolds(pool, { now: later }); // the ledger step of a sweep whose activity then failed
+  expect((await getGeneration(pool, generation.generationId))?.status).toBe('reserved');
+  await createHoldSweeperActivities({ pool, refundLotValidityDays: 30 }).releaseExpiredHolds({ now: later.toISOString() });
+  expect(await getGeneration(pool, generation.generationId)).toMatchObject({
+    status: 'released', failureReason: 'hold_expired',
+    settlement: { reason: 'hold_expired', capturedCredits: 0, releasedCredits: 30, availableCreditsAfter: 100, heldCreditsAfter: 0 },
+  });
+  expect((await getBalance(pool, { walletId })).availableCredits).toBe(100);
 });
 
 test('a settlement under a key an earlier run used for another verdict reports what that run did, and stops retrying', async () => {
