@@ -86,7 +86,7 @@ export async function reportOutcome(deps: GenerationServiceDeps, generationId: s
   }
   const record = await requireRecord(deps, generationId);
   if (!record.settlement) throw nothingToSettle(record);
-  if (!settledByVerdict(record.settlement)) throw settledWithoutVerdict(record.settlement);
+  if (settledWithoutVerdict(record)) throw noVerdictError(record.settlement);
   const recorded = record.outcome ? { kind: 'outcome' as const, report: record.outcome } : { kind: 'cancel' as const };
   if (sameReport(recorded, { kind: 'outcome', report })) return record.settlement;
   throw new GenerationError('OutcomeConflict', `generation ${generationId} already settled (${record.settlement.reason})`, {
@@ -103,7 +103,7 @@ export async function cancelGeneration(deps: GenerationServiceDeps, generationId
   const record = await requireRecord(deps, generationId);
   if (record.settlement?.reason === 'cancelled') return record.settlement;
   if (!record.settlement) throw nothingToSettle(record);
-  if (!settledByVerdict(record.settlement)) throw settledWithoutVerdict(record.settlement);
+  if (settledWithoutVerdict(record)) throw noVerdictError(record.settlement);
   throw new GenerationError('AlreadySettled', `generation ${generationId} already settled (${record.settlement.reason})`, {
     settlement: record.settlement,
   });
@@ -143,12 +143,15 @@ function sameGenerationOrConflict(record: GenerationRecord, input: GenerationInp
   return record;
 }
 
-/** The deadline or the hold sweeper settled it: no verdict was received, so a late one is not a conflict. */
-function settledByVerdict(settlement: Settlement): boolean {
-  return settlement.reason !== 'deadline_exceeded' && settlement.reason !== 'hold_expired';
+/**
+ * No verdict was received — the deadline or the hold sweeper settled it — so a late one is not a conflict.
+ * Read from what the row recorded, as the workflow decides from what it received.
+ */
+function settledWithoutVerdict(record: GenerationRecord): boolean {
+  return !record.outcome && record.settlement?.reason !== 'cancelled';
 }
 
-function settledWithoutVerdict(settlement: Settlement): GenerationError {
+function noVerdictError(settlement: Settlement): GenerationError {
   return new GenerationError('AlreadySettled', `generation ${settlement.generationId} was settled without a verdict (${settlement.reason})`, {
     settlement,
   });
