@@ -23,6 +23,11 @@ function nowOf(input: { now?: Date }): Date {
 }
 
 /** Refund lots created on the way (release or refund into an expired lot) last this many days. */
+/** A lot or a hold that is already due would be expired or swept at once: a caller's bug, refused. */
+function requireAfter(date: Date, now: Date, field: 'expiresAt' | 'holdExpiresAt'): void {
+  if (date.getTime() <= now.getTime()) throw new LedgerError('InvalidInput', `${field} must be after now`, { field });
+}
+
 function refundDays(input: { refundLotValidityDays?: number }): number {
   const days = input.refundLotValidityDays ?? DEFAULT_LOT_VALIDITY.refundDays;
   if (!Number.isSafeInteger(days) || days <= 0) {
@@ -78,7 +83,7 @@ export async function grantLot(db: Db, input: GrantLotInput): Promise<GrantLotRe
     if (e instanceof LedgerError) throw e;
     throw new LedgerError('InvalidInput', (e as Error).message, { field: 'validity' });
   }
-  if (expiresAt.getTime() <= now.getTime()) throw new LedgerError('InvalidInput', 'expiresAt must be in the future', { field: 'expiresAt' });
+  requireAfter(expiresAt, now, 'expiresAt');
   const refs = references(input as unknown as Json);
   const hash = requestHash('grant', { walletId, kind: input.kind, amount, ...refs, ...validityContent(input) });
   const r = await callLedgerFunction<Json>(db, 'ledger_grant', {
@@ -93,10 +98,7 @@ export async function reserve(db: Db, input: ReserveInput): Promise<ReserveResul
   const amount = parsePositiveCredits(input.amountCredits);
   const holdExpiresAt = requireDate(input.holdExpiresAt, 'holdExpiresAt');
   const now = nowOf(input);
-  // A hold already due would be swept (released as expired) at once: a caller's bug, not a reservation.
-  if (holdExpiresAt.getTime() <= now.getTime()) {
-    throw new LedgerError('InvalidInput', 'holdExpiresAt must be after now', { field: 'holdExpiresAt' });
-  }
+  requireAfter(holdExpiresAt, now, 'holdExpiresAt');
   const refs = references(input as unknown as Json);
   const hash = requestHash('reserve', { walletId, amount, ...refs });
   const r = await callLedgerFunction<Json>(db, 'ledger_reserve', {
@@ -242,7 +244,7 @@ export async function adjust(db: Db, input: AdjustInput): Promise<AdjustResult> 
   if (delta > 0) {
     expiresAt = input.expiresAt !== undefined ? requireDate(input.expiresAt, 'expiresAt')
       : computeLotExpiry({ kind: 'adjustment', grantedAt: now, validityDays: input.validityDays });
-    if (expiresAt.getTime() <= now.getTime()) throw new LedgerError('InvalidInput', 'expiresAt must be in the future', { field: 'expiresAt' });
+    requireAfter(expiresAt, now, 'expiresAt');
   }
   const hash = requestHash('adjust', { walletId, delta, reason, actor, ...validityContent(input) });
   const r = await callLedgerFunction<Json>(db, 'ledger_adjust', {
