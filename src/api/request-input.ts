@@ -17,35 +17,51 @@ export const MAX_NESTING_DEPTH = 32;
 const MAX_ISSUES = 20;
 
 /** A key that is itself unstorable is named by its JSON escape, so the answer names it readably. */
-const segment = (key: string) => (unstorableTextReason(key) ? JSON.stringify(key).slice(1, -1) : key);
+const escaped = (key: string) => JSON.stringify(key).slice(1, -1);
+const segment = (key: string) => (unstorableTextReason(key) ? escaped(key) : key);
 
 class Walk {
   readonly issues: FieldIssue[] = [];
+  /** The segments down to the value being walked: one stack, joined only when an issue is recorded. */
+  private readonly path: string[] = [];
 
   add(path: readonly string[], reason: string): void {
     if (this.issues.length < MAX_ISSUES) this.issues.push({ path: path.join('.') || '(root)', reason });
   }
 
-  value(value: unknown, path: string[], depth: number): void {
+  /** Walks `value`, found at `root` (no segment for the body). */
+  walk(value: unknown, root?: string): void {
+    if (root !== undefined) this.path.push(root);
+    this.value(value, 0);
+    if (root !== undefined) this.path.pop();
+  }
+
+  private value(value: unknown, depth: number): void {
     if (this.issues.length >= MAX_ISSUES) return;
     if (typeof value === 'string') {
       const reason = unstorableTextReason(value);
-      if (reason) this.add(path, reason);
+      if (reason) this.add(this.path, reason);
       return;
     }
     if (value === null || typeof value !== 'object') return;
     if (depth >= MAX_NESTING_DEPTH) {
-      this.add(path, `must not nest more than ${MAX_NESTING_DEPTH} levels deep`);
+      this.add(this.path, `must not nest more than ${MAX_NESTING_DEPTH} levels deep`);
       return;
     }
     if (Array.isArray(value)) {
-      value.forEach((item, index) => this.value(item, [...path, String(index)], depth + 1));
+      value.forEach((item, index) => {
+        this.path.push(String(index));
+        this.value(item, depth + 1);
+        this.path.pop();
+      });
       return;
     }
     for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
       const reason = unstorableTextReason(key);
-      if (reason) this.add([...path, segment(key)], `field name ${reason}`);
-      this.value(item, [...path, segment(key)], depth + 1);
+      this.path.push(reason ? escaped(key) : key);
+      if (reason) this.add(this.path, `field name ${reason}`);
+      this.value(item, depth + 1);
+      this.path.pop();
     }
   }
 }
@@ -74,9 +90,9 @@ export interface RequestInput {
 export function checkRequestInput(input: RequestInput): void {
   const walk = new Walk();
   // Path and query are flat (strings, or arrays of strings for a repeated query field): depth is no issue.
-  walk.value(input.params, ['path'], 0);
-  walk.value(input.query, ['query'], 0);
-  walk.value(input.body, [], 0);
+  walk.walk(input.params, 'path');
+  walk.walk(input.query, 'query');
+  walk.walk(input.body);
   if (input.rawBody !== undefined && input.body !== undefined) {
     for (const { path, value } of roundedNumberLiterals(input.rawBody.toString('utf8'))) {
       walk.add(path.map(segment), `must be exactly the number sent: its fraction would be rounded away (read as ${value})`);
