@@ -129,7 +129,6 @@ function clientErrorResponse(error: unknown): ErrorResponse | null {
   if (typeof error !== 'object' || error === null) return null;
   const { type, status, statusCode } = error as HttpClientError;
   if (type === 'entity.parse.failed') return make('ValidationError', 'request body is not valid JSON');
-  if (type === 'entity.too.large') return make('PayloadTooLarge', 'request body is too large');
   if (type === 'charset.unsupported') return make('UnsupportedMediaType', 'unsupported charset: send JSON in UTF-8');
   if (type === 'encoding.unsupported') {
     return make('UnsupportedMediaType', 'unsupported Content-Encoding: use identity, gzip, deflate or br');
