@@ -4,12 +4,9 @@
  * confusing runtime error deep inside a request or a workflow.
  */
 import { z } from 'zod';
-import { defaultSettlementPolicy, failureReasons, type SettlementPolicy } from './policy/settlement';
+import { defaultSettlementPolicy, REFUNDABLE_REASONS, type SettlementPolicy } from './policy/settlement';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const REFUNDABLE_REASONS = [...failureReasons, 'deadline_exceeded', 'cancelled'] as const;
-const isRefundable = (reason: string): reason is (typeof REFUNDABLE_REASONS)[number] =>
-  (REFUNDABLE_REASONS as readonly string[]).includes(reason);
 
 /** Empty strings count as "unset": `FOO= npm start` should mean the default, not an invalid value. */
 const unsetIfEmpty = (value: unknown): unknown => (value === '' ? undefined : value);
@@ -41,12 +38,12 @@ const EnvSchema = z.object({
   HOLD_SWEEP_INTERVAL_SECONDS: intWithDefault(60, 1, 24 * 3600),
   OUTCOME_DEADLINE_MAX_FACTOR: intWithDefault(3, 1, 100),
   // Which settlement reasons give the credits back (architecture §3); everything else is captured.
-  // Only reasons a refund can follow: a success is always charged, and `hold_expired` is a release already.
+  // Only reasons a refund can follow (REFUNDABLE_REASONS, policy/settlement.ts).
   SETTLEMENT_REFUNDED_REASONS: z.preprocess(
     (v) => (typeof v === 'string' && v !== '' ? v.split(',').map((r) => r.trim()).filter(Boolean) : undefined),
     z.array(z.enum(REFUNDABLE_REASONS, { error: `each must be one of ${REFUNDABLE_REASONS.join(', ')}` }))
       .min(1, `must name at least one of ${REFUNDABLE_REASONS.join(', ')}`)
-      .default(() => defaultSettlementPolicy.refundedReasons.filter(isRefundable)),
+      .default(() => [...defaultSettlementPolicy.refundedReasons]),
   ),
   BAD_RESULT_REPORT_WINDOW_HOURS: intWithDefault(72, 1, 24 * 365),
   IDEMPOTENCY_RETENTION_HOURS: intWithDefault(24, 1, 24 * 365),

@@ -23,9 +23,16 @@ export type FailureReason = (typeof failureReasons)[number];
 export const SETTLEMENT_REASONS = [...failureReasons, 'succeeded', 'deadline_exceeded', 'cancelled', 'hold_expired'] as const;
 export type SettlementReason = (typeof SETTLEMENT_REASONS)[number];
 
+/**
+ * The reasons a policy may refund: a failure, a missed deadline, a cancellation. A success is always charged,
+ * and `hold_expired` is a release already.
+ */
+export const REFUNDABLE_REASONS = [...failureReasons, 'deadline_exceeded', 'cancelled'] as const;
+export type RefundableReason = (typeof REFUNDABLE_REASONS)[number];
+
 export interface SettlementPolicy {
   /** Reasons whose credits go back to the user. Every other reason captures. */
-  readonly refundedReasons: readonly SettlementReason[];
+  readonly refundedReasons: readonly RefundableReason[];
 }
 
 export const defaultSettlementPolicy: SettlementPolicy = Object.freeze({
@@ -42,5 +49,6 @@ export type SettlementAction = 'capture' | 'release';
 
 export function settlementActionFor(reason: SettlementReason, policy: SettlementPolicy): SettlementAction {
   if (reason === 'succeeded') return 'capture';
-  return policy.refundedReasons.includes(reason) ? 'release' : 'capture';
+  const refunded: readonly SettlementReason[] = policy.refundedReasons;
+  return refunded.includes(reason) ? 'release' : 'capture';
 }
