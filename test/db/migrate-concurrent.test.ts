@@ -1,19 +1,15 @@
 /** Two processes starting at once both migrate an empty database: the second waits for the first's lock. */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { onAdminDatabase } from '../support/db';
+import { createEmptyDatabase } from '../support/db';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
 test('two concurrent migrate() calls on an empty database both succeed, the migrations applied once', async () => {
-  const name = `credits_test_migrate_${randomBytes(4).toString('hex')}`;
-  await onAdminDatabase(`CREATE DATABASE ${name}`);
+  const db = await createEmptyDatabase();
   try {
-    const url = new URL(process.env['TEST_PG_ADMIN_URL']!);
-    url.pathname = `/${name}`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/db/migrate-twice.script.ts', url.toString()], { cwd: ROOT });
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/db/migrate-twice.script.ts', db.connectionString], { cwd: ROOT });
     const results = JSON.parse(stdout.trim().split('\n').pop()!) as Array<{ applied?: number; error?: string }>;
     expect(results.filter((r) => r.error !== undefined)).toEqual([]);
     // One call applied every migration; the other, having waited for the lock, found nothing left to do.
@@ -21,6 +17,6 @@ test('two concurrent migrate() calls on an empty database both succeed, the migr
     expect(applied[0]).toBe(0);
     expect(applied[1]).toBeGreaterThan(0);
   } finally {
-    await onAdminDatabase(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await db.drop();
   }
 }, 60_000);

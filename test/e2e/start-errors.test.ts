@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { onAdminDatabase } from '../support/db';
+import { findFreePort } from '../../src/db';
+import { createEmptyDatabase } from '../support/db';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -16,15 +16,6 @@ function start(env: Record<string, string>): Promise<{ code: number | null; stde
     const child = execFile(process.execPath, ['--import', 'tsx', 'src/main.ts', '--role', 'worker'], {
       cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'silent', ...env }, timeout: 40_000,
     }, (_error, _stdout, stderr) => resolve({ code: child.exitCode, stderr }));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
   });
 }
 
@@ -49,16 +40,13 @@ test('a DATABASE_URL that never answers fails within the connect timeout, named,
 }, 45_000);
 
 test('an unreachable TEMPORAL_ADDRESS is named', async () => {
-  const name = `credits_test_start_${randomBytes(4).toString('hex')}`;
-  await onAdminDatabase(`CREATE DATABASE ${name}`);
+  const db = await createEmptyDatabase();
   try {
-    const url = new URL(process.env['TEST_PG_ADMIN_URL']!);
-    url.pathname = `/${name}`;
-    const port = await freePort();
-    const { code, stderr } = await start({ DATABASE_URL: url.toString(), TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
+    const port = await findFreePort();
+    const { code, stderr } = await start({ DATABASE_URL: db.connectionString, TEMPORAL_ADDRESS: `127.0.0.1:${port}` });
     expect(code).toBe(1);
     expect(stderr).toContain(`cannot use Temporal at TEMPORAL_ADDRESS (127.0.0.1:${port})`);
   } finally {
-    await onAdminDatabase(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await db.drop();
   }
 }, 45_000);

@@ -91,14 +91,27 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+function harnessAdminUrl(): string {
+  const adminUrl = process.env[ENV_ADMIN];
+  if (!adminUrl) throw notInitialised();
+  return adminUrl;
+}
+
+const notInitialised = () =>
+  new Error('test database harness not initialised: run through jest (globalSetup in jest.config.js)');
+
+const newDatabaseName = () => `credits_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+
+async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await admin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`));
+}
+
 /** A fresh, migrated database of its own for one test file. */
 export async function createTestDatabase(options: { poolMax?: number } = {}): Promise<TestDatabase> {
-  const adminUrl = process.env[ENV_ADMIN];
+  const adminUrl = harnessAdminUrl();
   const template = process.env[ENV_TEMPLATE];
-  if (!adminUrl || !template) {
-    throw new Error('test database harness not initialised: run through jest (globalSetup in jest.config.js)');
-  }
-  const name = `credits_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  if (!template) throw notInitialised();
+  const name = newDatabaseName();
   await admin(adminUrl, async (c) => {
     // Concurrent clones of one template can collide on its lock; a short retry makes that harmless.
     for (let attempt = 0; ; attempt++) {
@@ -118,18 +131,21 @@ export async function createTestDatabase(options: { poolMax?: number } = {}): Pr
     connectionString,
     drop: async () => {
       await pool.end();
-      await admin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`));
+      await dropDatabase(adminUrl, name);
     },
   };
 }
 
-/** Runs one statement on the test server's maintenance database (CREATE/DROP DATABASE for tests of their own). */
-export async function onAdminDatabase(sql: string): Promise<void> {
-  const client = new Client({ connectionString: process.env[ENV_ADMIN] });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
+export interface EmptyDatabase {
+  connectionString: string;
+  /** Drops the database (whoever is still connected is disconnected). */
+  drop(): Promise<void>;
+}
+
+/** A fresh database with nothing in it, not even the migrations, for a process the test starts on it. */
+export async function createEmptyDatabase(): Promise<EmptyDatabase> {
+  const adminUrl = harnessAdminUrl();
+  const name = newDatabaseName();
+  await admin(adminUrl, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
+  return { connectionString: withDatabase(adminUrl, name), drop: () => dropDatabase(adminUrl, name) };
 }
