@@ -1,17 +1,11 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, TimeoutFailure, RetryState } from '@temporalio/common';
-import { startHarness, uid, type Harness } from './helpers';
+import { useHarness, uid } from './helpers';
 import * as wf from './workflows';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('timeskip');
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness('timeskip');
 
-const opts = (p: string) => ({ taskQueue: h.taskQueue, workflowId: uid(p) });
+const opts = h.workflowOptions;
 
 test('start → activity → complete', async () => {
   const r = await h.env.client.workflow.execute(wf.greetWf, { ...opts('greet'), args: ['bob'] });

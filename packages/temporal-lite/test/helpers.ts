@@ -110,3 +110,22 @@ export async function startHarness(kind: 'timeskip' | 'local', opts: Parameters<
     },
   };
 }
+
+/** A test file's harness: started before its tests, stopped after them; filled in by beforeAll. */
+export interface FileHarness extends Harness {
+  /** Start options on the harness's task queue with a fresh workflow id. */
+  workflowOptions(prefix: string): { taskQueue: string; workflowId: string };
+}
+
+export function useHarness(kind: 'timeskip' | 'local', opts: Parameters<typeof createLocalTestEnv>[0] = {}): FileHarness {
+  const h = { workflowOptions: (prefix: string) => ({ taskQueue: h.taskQueue, workflowId: uid(prefix) }) } as FileHarness;
+  let started: Harness | undefined;
+  beforeAll(async () => {
+    started = await startHarness(kind, opts);
+    Object.assign(h, started);
+  }, 60_000);
+  afterAll(async () => {
+    await started?.stop();
+  });
+  return h;
+}

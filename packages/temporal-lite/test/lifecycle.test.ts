@@ -1,17 +1,11 @@
 import { WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, ChildWorkflowFailure, TerminatedFailure, TimeoutFailure, defaultPayloadConverter } from '@temporalio/common';
-import { startHarness, uid, type Harness } from './helpers';
+import { useHarness, uid } from './helpers';
 import * as wf from './workflows';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('timeskip');
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness('timeskip');
 
-const opts = (p: string) => ({ taskQueue: h.taskQueue, workflowId: uid(p) });
+const opts = h.workflowOptions;
 
 test('cancel: WorkflowExecutionCancelRequested, cleanup activity, Canceled close', async () => {
   const handle = await h.env.client.workflow.start(wf.cancellableWf, opts('cancel'));

@@ -5,21 +5,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { WithStartWorkflowOperation, WorkflowExecutionAlreadyStartedError, NamespaceNotFoundError, Client } from '@temporalio/client';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import { startHarness, uid, useCli, type Harness } from './helpers';
+import { useHarness, uid, useCli } from './helpers';
 import * as wf from './workflows';
 
 const creditStatus = defineSearchAttributeKey('CreditStatus', SearchAttributeType.KEYWORD);
 const creditAmount = defineSearchAttributeKey('CreditAmount', SearchAttributeType.INT);
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('local', { server: { searchAttributes: [creditStatus, creditAmount] } });
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness('local', { server: { searchAttributes: [creditStatus, creditAmount] } });
 
-const opts = (p: string) => ({ taskQueue: h.taskQueue, workflowId: uid(p) });
+const opts = h.workflowOptions;
 
 test('search attributes at start, list and count with a query', async () => {
   const tag = uid('tag');

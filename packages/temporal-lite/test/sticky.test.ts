@@ -7,18 +7,12 @@
 import { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import Long from 'long';
-import { activities, startHarness, uid, workflowBundle, type Harness } from './helpers';
+import { activities, useHarness, uid, workflowBundle } from './helpers';
 import * as wf from './workflows';
 
 const EventType = temporal.api.enums.v1.EventType;
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('timeskip');
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness('timeskip');
 
 const svc = () => h.env.client.workflowService;
 const poll = (taskQueue: { name: string; kind?: number; normalName?: string }, ms: number) =>

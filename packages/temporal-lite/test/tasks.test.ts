@@ -5,18 +5,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { msToTs } from '@temporalio/common/lib/time';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { startHarness, uid, useCli, type Harness } from './helpers';
+import { useHarness, uid, useCli } from './helpers';
 import * as wf from './workflows';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('local');
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness('local');
 
-const opts = (p: string) => ({ taskQueue: h.taskQueue, workflowId: uid(p) });
+const opts = h.workflowOptions;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitFor<T>(f: () => Promise<T | undefined>, ms = 10_000): Promise<T> {

@@ -1,17 +1,11 @@
 import { WorkflowUpdateFailedError, WithStartWorkflowOperation, WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { startHarness, uid, type Harness } from './helpers';
+import { useHarness } from './helpers';
 import * as wf from './workflows';
 
-let h: Harness;
-beforeAll(async () => {
-  h = await startHarness('timeskip');
-}, 60_000);
-afterAll(async () => {
-  await h?.stop();
-});
+const h = useHarness('timeskip');
 
-const opts = (p: string) => ({ taskQueue: h.taskQueue, workflowId: uid(p) });
+const opts = h.workflowOptions;
 
 test('update failure delivered in the same task completion that fails the workflow (executeUpdate)', async () => {
   const handle = await h.env.client.workflow.start(wf.updateFailsThenWorkflowFailsWf, opts('upd-close'));
