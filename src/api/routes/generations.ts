@@ -52,17 +52,32 @@ function totalsIfSettledSince(settlement: Settlement, receivedAtMs: number): Wal
 
 /**
  * A refused outcome or cancel (409 OutcomeConflict, AlreadySettled) is still about the generation's wallet:
- * its headers show the totals it was refused against. The refusal says no more than the generation id, so
- * the wallet is read from the record; if that read fails, the refusal is answered without headers.
+ * its headers show the totals it was refused against. The wallet is the refused settlement's when the refusal
+ * carries one, else read from the record; if that read fails, the refusal is answered without headers.
  */
 function aboutWalletOfRefusal(deps: AppDeps, generationId: string, aboutWallet: (walletId: string) => void) {
   return async (error: unknown): Promise<never> => {
     if (error instanceof GenerationError && error.code !== 'GenerationNotFound') {
-      const record = await getGeneration(deps.pool, generationId).catch(() => null);
-      if (record) aboutWallet(record.walletId);
+      const settled = error.details['settlement'] as Settlement | undefined; // the refusal may name it already
+      const walletId = settled?.walletId ?? (await getGeneration(deps.pool, generationId).catch(() => null))?.walletId;
+      if (walletId) aboutWallet(walletId);
     }
     throw error;
   };
+}
+
+/**
+ * Runs an outcome report or a cancel and declares the response to be about the generation's wallet: with the
+ * settlement's own totals when it was made during this request, else (a repeat) the current ones.
+ */
+async function settleAboutWallet(
+  deps: AppDeps, generationId: string, aboutWallet: (walletId: string, knownTotals?: WalletTotals) => void,
+  settle: () => Promise<Settlement>,
+): Promise<Settlement> {
+  const receivedAtMs = Date.now();
+  const settlement = await settle().catch(aboutWalletOfRefusal(deps, generationId, aboutWallet));
+  aboutWallet(settlement.walletId, totalsIfSettledSince(settlement, receivedAtMs));
+  return settlement;
 }
 
 /** A generation the caller may not see answers exactly like a missing one. */
@@ -91,10 +106,7 @@ export const reportOutcomeRoute = defineRoute({
   params: GenerationIdParams, body: OutcomeBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409], balanceHeaders: true,
   async handler({ params, body, deps, aboutWallet }) {
     // Only services and admins reach this route, and they see every generation: no visibility read needed.
-    const receivedAtMs = Date.now();
-    const settlement = await reportOutcome(serviceDeps(deps), params.id, body).catch(aboutWalletOfRefusal(deps, params.id, aboutWallet));
-    aboutWallet(settlement.walletId, totalsIfSettledSince(settlement, receivedAtMs));
-    return settlement;
+    return await settleAboutWallet(deps, params.id, aboutWallet, () => reportOutcome(serviceDeps(deps), params.id, body));
   },
 });
 
@@ -113,10 +125,7 @@ export const cancelGenerationRoute = defineRoute({
   summary: 'Cancel a generation before its outcome: its credits are released',
   params: GenerationIdParams, body: CancelBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409], balanceHeaders: true,
   async handler({ params, body, deps, aboutWallet }) {
-    const receivedAtMs = Date.now();
-    const settlement = await cancelGeneration(serviceDeps(deps), params.id, body).catch(aboutWalletOfRefusal(deps, params.id, aboutWallet));
-    aboutWallet(settlement.walletId, totalsIfSettledSince(settlement, receivedAtMs));
-    return settlement;
+    return await settleAboutWallet(deps, params.id, aboutWallet, () => cancelGeneration(serviceDeps(deps), params.id, body));
   },
 });
 
