@@ -126,13 +126,14 @@ function initialState(input: GenerationInput): GenerationState {
 function installHandlers(run: Run): void {
   const { state } = run;
   setHandler(generationStateQuery, () => state);
-  setHandler(awaitReservationUpdate, async () => {
-    await run.decided;
+  // Handlers return the trigger's continuation rather than awaiting it in an async function: the workflow
+  // sandbox records a stack trace for every promise it sees created, and each async frame and await adds some.
+  setHandler(awaitReservationUpdate, () => afterTrigger(run.decided, () => {
     if (state.rejection) {
       throw ApplicationFailure.create({ type: state.rejection.code, message: state.rejection.message, nonRetryable: true, details: [state.rejection] });
     }
     return state.reservation!;
-  });
+  }));
   setHandler(reportProgressSignal, (progress) => {
     if (state.phase !== 'reserved') return;
     if (progress.percent !== undefined) state.progressPercent = progress.percent;
@@ -143,28 +144,34 @@ function installHandlers(run: Run): void {
   });
   setHandler(
     reportOutcomeUpdate,
-    async (report) => {
+    (report) => {
       run.verdict ??= { kind: 'outcome', report };
-      return await settlementOnceDone(run);
+      return settlementOnceDone(run);
     },
     { validator: (report) => checkVerdict(run, { kind: 'outcome', report: checkOutcomeReport(report) }) },
   );
   setHandler(
     cancelGenerationUpdate,
-    async (_request) => {
+    (_request) => {
       run.verdict ??= { kind: 'cancel' };
-      return await settlementOnceDone(run);
+      return settlementOnceDone(run);
     },
     { validator: (_request) => checkVerdict(run, { kind: 'cancel' }) },
   );
 }
 
+/** `trigger.then(next)`, typed as the Promise it is (Trigger declares a PromiseLike). */
+function afterTrigger<T>(trigger: Trigger<void>, next: () => T): Promise<T> {
+  return trigger.then(next) as Promise<T>;
+}
+
 /** A verdict can arrive before the reservation is decided; if the reservation is then refused, say so. */
-async function settlementOnceDone(run: Run): Promise<Settlement> {
-  await run.finished;
-  const { settlement } = run.state;
-  if (settlement) return settlement;
-  throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
+function settlementOnceDone(run: Run): Promise<Settlement> {
+  return afterTrigger(run.finished, () => {
+    const { settlement } = run.state;
+    if (settlement) return settlement;
+    throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
+  });
 }
 
 /** Rejects a verdict that contradicts the one already received; an identical one is answered again. */
