@@ -8,6 +8,14 @@ import { creditsFromDb } from '../ledger';
 import type { GenerationInput, GenerationQuote, OutcomeReport, Settlement } from '../workflows/generation-contract';
 import type { GenerationRecord, GenerationRecordStatus } from './types';
 
+// The statements a generation runs on its way (reserve, settle, the start's read) are named, so Postgres
+// parses and plans each once per connection: planning them cost more than running them. Named statements
+// list their result columns rather than `*`, which a later added column would turn into an error ("cached
+// plan must not change result type") on every connection that prepared them before.
+const RECORD_COLUMNS = `generation_id, wallet_id, user_id, feature, params, platform, context, status,
+  price_book_version, cost_credits, quote, hold_id, outcome, settlement, failure_reason, rejection, created_at,
+  reserved_at, settled_at, updated_at`;
+
 export interface RecordReservationInput {
   generation: GenerationInput;
   quote: GenerationQuote;
@@ -17,8 +25,9 @@ export interface RecordReservationInput {
 /** A generation retried after a refusal takes over the rejected row; a reserved one is left as it is. */
 export async function recordReservation(pool: Pool, input: RecordReservationInput): Promise<GenerationRecord> {
   const g = input.generation;
-  const { rows } = await pool.query(
-    `INSERT INTO generations AS g (generation_id, wallet_id, user_id, feature, params, platform, context, status,
+  const { rows } = await pool.query({
+    name: 'generations_record_reservation',
+    text: `INSERT INTO generations AS g (generation_id, wallet_id, user_id, feature, params, platform, context, status,
                                    price_book_version, cost_credits, quote, hold_id, reserved_at)
      VALUES ($1, $2::uuid, $3, $4, $5::jsonb, $6, $7, 'reserved', $8, $9::bigint, $10::jsonb, $11::uuid, now())
      ON CONFLICT (generation_id) DO UPDATE
@@ -27,10 +36,10 @@ export async function recordReservation(pool: Pool, input: RecordReservationInpu
            price_book_version = EXCLUDED.price_book_version, cost_credits = EXCLUDED.cost_credits,
            quote = EXCLUDED.quote, hold_id = EXCLUDED.hold_id, rejection = NULL, reserved_at = now(), updated_at = now()
        WHERE g.status = 'rejected'
-     RETURNING *`,
-    [g.generationId, g.walletId, g.userId, g.feature, JSON.stringify(g.params), g.platform, g.context ?? null,
+     RETURNING ${RECORD_COLUMNS}`,
+    values: [g.generationId, g.walletId, g.userId, g.feature, JSON.stringify(g.params), g.platform, g.context ?? null,
       input.quote.priceBookVersion, input.quote.costCredits, JSON.stringify(input.quote), input.holdId],
-  );
+  });
   return rows[0] ? toRecord(rows[0]) : (await getGeneration(pool, g.generationId))!;
 }
 
@@ -66,15 +75,16 @@ export interface RecordSettlementInput {
 /** The first settlement recorded wins; a retried activity gets that one back, so every caller sees the same. */
 export async function recordSettlement(pool: Pool, input: RecordSettlementInput): Promise<Settlement> {
   const s = input.settlement;
-  const { rows } = await pool.query(
-    `UPDATE generations
+  const { rows } = await pool.query({
+    name: 'generations_record_settlement',
+    text: `UPDATE generations
         SET status = $2, settlement = $3::jsonb, outcome = $4::jsonb, failure_reason = $5,
             settled_at = $6::timestamptz, updated_at = now()
       WHERE generation_id = $1 AND status = 'reserved'
       RETURNING settlement`,
-    [s.generationId, input.status, JSON.stringify(s), input.outcome ? JSON.stringify(input.outcome) : null,
+    values: [s.generationId, input.status, JSON.stringify(s), input.outcome ? JSON.stringify(input.outcome) : null,
       s.reason === 'succeeded' ? null : s.reason, s.settledAt],
-  );
+  });
   if (rows[0]) return rows[0].settlement as Settlement;
   const existing = await getGeneration(pool, s.generationId);
   if (!existing?.settlement) throw new Error(`generation ${s.generationId} has no reservation to settle`);
@@ -82,7 +92,9 @@ export async function recordSettlement(pool: Pool, input: RecordSettlementInput)
 }
 
 export async function getGeneration(pool: Pool, generationId: string): Promise<GenerationRecord | null> {
-  const { rows } = await pool.query('SELECT * FROM generations WHERE generation_id = $1', [generationId]);
+  const { rows } = await pool.query({
+    name: 'generations_get', text: `SELECT ${RECORD_COLUMNS} FROM generations WHERE generation_id = $1`, values: [generationId],
+  });
   return rows[0] ? toRecord(rows[0]) : null;
 }
 

@@ -16,8 +16,10 @@ const LOT_COLUMNS = `id::text AS id, wallet_id::text AS wallet_id, kind, status,
 export async function getBalance(db: Db, input: GetBalanceInput): Promise<Balance> {
   const walletId = requireUuid(input.walletId, 'walletId', 'WalletNotFound');
   const now = input.now ?? new Date();
-  const res = await db.query(
-    `SELECT w.status AS wallet_status, l.*
+  // Named: every response about a wallet reads its balance, and planning this join cost several times its run.
+  const res = await db.query({
+    name: 'ledger_get_balance',
+    text: `SELECT w.status AS wallet_status, l.*
      FROM ledger_wallets w
      LEFT JOIN LATERAL (
        SELECT ${LOT_COLUMNS}, ledger_lots.id AS lot_uuid, kind_rank FROM ledger_lots
@@ -25,8 +27,8 @@ export async function getBalance(db: Db, input: GetBalanceInput): Promise<Balanc
      ) l ON true
      WHERE w.id = $1::uuid
      ORDER BY l.expires_at, l.kind_rank, l.granted_at, l.lot_uuid`,
-    [walletId, now, input.includeClosedLots === true],
-  );
+    values: [walletId, now, input.includeClosedLots === true],
+  });
   const first = res.rows[0] as Record<string, unknown> | undefined;
   if (!first) throw new LedgerError('WalletNotFound', 'wallet not found', { walletId });
   const walletStatus = first['wallet_status'] as Balance['walletStatus'];

@@ -5,6 +5,9 @@
  */
 import type { Pool } from 'pg';
 
+// Every POST runs claimKey and completeKey: they are named, so Postgres parses and plans them once per
+// connection instead of on every request (planning cost more than running them).
+
 export interface IdempotencyScope {
   principalId: string;
   idempotencyKey: string;
@@ -27,12 +30,13 @@ export interface IdempotencyRecord {
 
 /** true when this call claimed the key; false when a record already exists. */
 export async function claimKey(pool: Pool, scope: IdempotencyScope, route: string, requestHash: string): Promise<boolean> {
-  const result = await pool.query(
-    `INSERT INTO http_idempotency (principal_id, idempotency_key, route, request_hash, state)
+  const result = await pool.query({
+    name: 'http_idempotency_claim',
+    text: `INSERT INTO http_idempotency (principal_id, idempotency_key, route, request_hash, state)
      VALUES ($1::uuid, $2, $3, $4, 'in_progress')
      ON CONFLICT (principal_id, idempotency_key) DO NOTHING`,
-    [scope.principalId, scope.idempotencyKey, route, requestHash],
-  );
+    values: [scope.principalId, scope.idempotencyKey, route, requestHash],
+  });
   return result.rowCount === 1;
 }
 
@@ -62,13 +66,14 @@ export async function readRecord(pool: Pool, scope: IdempotencyScope): Promise<I
 }
 
 export async function completeKey(pool: Pool, scope: IdempotencyScope, response: StoredResponse): Promise<void> {
-  await pool.query(
-    `UPDATE http_idempotency
+  await pool.query({
+    name: 'http_idempotency_complete',
+    text: `UPDATE http_idempotency
         SET state = 'completed', response_status = $3, response_body = $4::jsonb, response_headers = $5::jsonb,
             completed_at = clock_timestamp()
       WHERE principal_id = $1::uuid AND idempotency_key = $2 AND state = 'in_progress'`,
-    [scope.principalId, scope.idempotencyKey, response.status, JSON.stringify(response.body), JSON.stringify(response.headers)],
-  );
+    values: [scope.principalId, scope.idempotencyKey, response.status, JSON.stringify(response.body), JSON.stringify(response.headers)],
+  });
 }
 
 /** Drops an in-progress claim (after an internal error) so the client's retry runs again. */
