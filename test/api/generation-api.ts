@@ -3,6 +3,7 @@
  * project's Temporal server, an app wired to both with a seeded admin key, a service key, and the ledger
  * audit after every test.
  */
+import { randomUUID } from 'node:crypto';
 import { createApp } from '../../src/api/app';
 import { generateApiKey, hashApiKey } from '../../src/api/auth/keys';
 import { upsertSeedAdminKey } from '../../src/api/auth/store';
@@ -43,4 +44,12 @@ export function useGenerationApi(): GenerationApi {
     if (db) await expectAuditClean(db.pool);
   });
   return api;
+}
+
+/** An output that passes validation for an image generation. */
+export const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png' };
+
+/** A start request for a 2K image on the web, under a fresh generation id. */
+export function startBody(walletId: string, overrides: Record<string, unknown> = {}) {
+  return { generationId: `gen-${randomUUID()}`, walletId, userId: 'user-1', feature: 'image', params: { resolution: '2K' }, platform: 'web', context: 'editor', ...overrides };
 }

@@ -5,27 +5,15 @@
  * Real app, real Postgres, real worker on the project's Temporal server.
  */
 import { randomUUID } from 'node:crypto';
-import type { WorkflowHarness } from '../support/workflow-harness';
-import { useGenerationApi } from './generation-api';
-import { createWallet, expectError, grant, post, type ApiTest } from './helpers';
+import { goodImage, startBody, useGenerationApi } from './generation-api';
+import { createWallet, expectError, grant, post } from './helpers';
 
 const api = useGenerationApi();
-let t: ApiTest;
-let harness: WorkflowHarness;
-let serviceKey: string;
-beforeAll(() => {
-  ({ t, harness, serviceKey } = api);
-});
-
-const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png' };
-
-function startBody(walletId: string) {
-  return { generationId: `gen-${randomUUID()}`, walletId, userId: 'user-1', feature: 'image', params: { resolution: '2K' }, platform: 'web' };
-}
 
 const balanceHeaders = (res: { headers: Record<string, string> }) => [res.headers['x-credits-balance'], res.headers['x-credits-held']];
 
 test('a conflicting outcome and a late cancel of a settled generation: 409 with the balance headers', async () => {
+  const { t, harness, serviceKey } = api;
   const walletId = await createWallet(t);
   await grant(t, walletId, 100);
   const body = startBody(walletId);
@@ -43,6 +31,7 @@ test('a conflicting outcome and a late cancel of a settled generation: 409 with 
 });
 
 test('an outcome for a generation whose reservation was refused: 409 with the balance headers', async () => {
+  const { t, harness, serviceKey } = api;
   const walletId = await createWallet(t);
   await grant(t, walletId, 5);
   const body = startBody(walletId);
@@ -55,6 +44,7 @@ test('an outcome for a generation whose reservation was refused: 409 with the ba
 });
 
 test('an unknown generation: 404 without balance headers', async () => {
+  const { t, harness, serviceKey } = api;
   await harness.withWorker(async () => {
     const res = await post(t, `/v1/generations/gen-${randomUUID()}/outcome`, { status: 'failed', reason: 'system_error' }, serviceKey);
     expectError(res, 404, 'GenerationNotFound');
@@ -63,6 +53,7 @@ test('an unknown generation: 404 without balance headers', async () => {
 });
 
 test('a wallet id in capitals starts the same generation as the lowercase one, answered lowercase', async () => {
+  const { t, harness, serviceKey } = api;
   const walletId = await createWallet(t);
   await grant(t, walletId, 100);
   const body = startBody(walletId);

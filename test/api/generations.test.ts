@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHarness } from '../support/workflow-harness';
-import { useGenerationApi } from './generation-api';
+import { goodImage, startBody, useGenerationApi } from './generation-api';
 import { createKey, createWallet, get, grant, journalCount, post, type ApiTest } from './helpers';
 
 const api = useGenerationApi();
@@ -16,11 +16,6 @@ beforeAll(() => {
   ({ t, harness, serviceKey } = api);
 });
 
-const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png' };
-
-function startBody(walletId: string, overrides: Record<string, unknown> = {}) {
-  return { generationId: `gen-${randomUUID()}`, walletId, userId: 'user-1', feature: 'image', params: { resolution: '2K' }, platform: 'web', context: 'editor', ...overrides };
-}
 
 async function fundedWallet(credits: number): Promise<string> {
   const walletId = await createWallet(t);
