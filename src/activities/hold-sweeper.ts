@@ -16,9 +16,12 @@ export function createHoldSweeperActivities(deps: { pool: Pool; refundLotValidit
     const now = new Date(input.now);
     let releasedHolds = 0;
     for (;;) {
-      const { expired } = await releaseExpiredLedgerHolds(deps.pool, { now, limit: batchSize, refundLotValidityDays: deps.refundLotValidityDays });
+      const { expired, due } = await releaseExpiredLedgerHolds(deps.pool, { now, limit: batchSize, refundLotValidityDays: deps.refundLotValidityDays });
       releasedHolds += expired.length;
-      if (expired.length < batchSize) break;
+      // Counted by what was due, not by what this batch expired: it skips the holds their owner settled
+      // meanwhile, so a batch can expire fewer (even none) while more are due. Every hold a batch read is
+      // resolved after it, so the due set at this fixed `now` shrinks each time and the loop ends.
+      if (due < batchSize) break;
     }
     await recordExpiredHoldSettlements(deps.pool, now);
     return { releasedHolds };

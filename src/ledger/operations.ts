@@ -181,7 +181,7 @@ export async function releaseExpiredHolds(db: Db, input: ReleaseExpiredHoldsInpu
       throw e;
     }
   }
-  return { expired };
+  return { expired, due: due.rows.length };
 }
 
 export async function refund(db: Db, input: RefundInput): Promise<RefundResult> {

@@ -194,6 +194,11 @@ export interface ReleaseExpiredHoldsInput extends RefundLotOptions {
 }
 export interface ReleaseExpiredHoldsResult {
   expired: SettleResult[];
+  /**
+   * How many holds were due when the batch was read (at most `limit`): those expired here, and those their
+   * owner settled meanwhile. Fewer than `limit` means no hold was left due at `now`.
+   */
+  due: number;
 }
 
 export interface RefundInput extends MutationBase, RefundLotOptions {
