@@ -72,6 +72,25 @@ test('update-with-start (ExecuteMultiOperation)', async () => {
   await expect(h.env.client.workflow.executeUpdateWithStart(wf.setValue, { args: ['v2'], startWorkflowOperation: startOp2 })).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
 });
 
+test('update-with-start repeating an update id: the current run answers it, even closed, and nothing is started', async () => {
+  const o = opts('uws-same-id');
+  const updateId = uid('upd');
+  const startOptions = { ...o, workflowIdConflictPolicy: 'USE_EXISTING', workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' } as const;
+  const startOp = new WithStartWorkflowOperation(wf.updateThenCompleteWf, startOptions);
+  expect(await h.env.client.workflow.executeUpdateWithStart(wf.setValue, { args: ['v1'], updateId, startWorkflowOperation: startOp })).toBe('got v1');
+  const handle = await startOp.workflowHandle();
+  expect(await handle.result()).toBe('v1');
+  // Real server (update-with-start): an update with this id completed on the current run → its outcome,
+  // before the id reuse policy is consulted (which would refuse a new run after a completed one).
+  const again = new WithStartWorkflowOperation(wf.updateThenCompleteWf, startOptions);
+  expect(await h.env.client.workflow.executeUpdateWithStart(wf.setValue, { args: ['v2'], updateId, startWorkflowOperation: again })).toBe('got v1');
+  expect((await (await again.workflowHandle()).describe()).runId).toBe((await handle.describe()).runId);
+  expect((await h.env.client.workflow.count(`WorkflowId = "${o.workflowId}"`)).count).toBe(1);
+  // A different update id still meets the reuse policy.
+  const other = new WithStartWorkflowOperation(wf.updateThenCompleteWf, startOptions);
+  await expect(h.env.client.workflow.executeUpdateWithStart(wf.setValue, { args: ['v3'], startWorkflowOperation: other })).rejects.toBeInstanceOf(WorkflowExecutionAlreadyStartedError);
+});
+
 test('raw API error paths: unknown namespace, bogus task tokens, missing fields', async () => {
   const svc = h.env.connection.workflowService;
   const code = (p: Promise<unknown>) => p.then(() => 'OK', (e: grpc.ServiceError) => e.code);

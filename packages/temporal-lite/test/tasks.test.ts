@@ -67,6 +67,33 @@ test('completing while a signal arrived during the task → UNHANDLED_COMMAND, t
   expect(d.status.name).toBe('COMPLETED');
 });
 
+test('a signal arriving while a retried (transient) task waits makes it a normal attempt-1 task, scheduled after the signal', async () => {
+  if (useCli) return; // drives the raw task protocol, needs a private task queue
+  const svc = h.env.connection.workflowService;
+  const taskQueue = uid('raw-tq');
+  const workflowId = uid('retry-then-signal');
+  await svc.startWorkflowExecution({ namespace: 'default', workflowId, workflowType: { name: 'anything' }, taskQueue: { name: taskQueue }, requestId: uid('r') });
+  const first = await svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw' });
+  await svc.respondWorkflowTaskFailed({ namespace: 'default', taskToken: first.taskToken, identity: 'raw', cause: 2 /* BAD_SCHEDULE_ACTIVITY_ATTRIBUTES */ });
+  // The retry (attempt 2, transient) is scheduled and not yet polled when the signal arrives.
+  await svc.signalWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId }, signalName: 'late', identity: 'raw' });
+  const next = await svc.pollWorkflowTaskQueue({ namespace: 'default', taskQueue: { name: taskQueue }, identity: 'raw' });
+  // Real server: new events since the transient task was scheduled → WorkflowTaskScheduled written now, attempt 1.
+  expect(next.attempt).toBe(1);
+  const events = next.history!.events!;
+  // started, scheduled, started, failed, signaled, scheduled, started
+  expect(events.map((e) => e.eventType)).toEqual([1, 5, 6, 9, 26, 5, 6]);
+  expect(events[5]!.workflowTaskScheduledEventAttributes!.attempt).toBe(1);
+  expect(Number(next.startedEventId)).toBe(7);
+  // Not a failing task any more: queries are not refused as "workflow task in failed state".
+  expect((await h.env.client.workflow.getHandle(workflowId).describe()).raw.pendingWorkflowTask?.attempt).toBe(1);
+  await svc.respondWorkflowTaskCompleted({
+    namespace: 'default', taskToken: next.taskToken, identity: 'raw',
+    commands: [{ commandType: 4, completeWorkflowExecutionCommandAttributes: {} }],
+  });
+  expect((await h.env.client.workflow.getHandle(workflowId).describe()).status.name).toBe('COMPLETED');
+});
+
 test('async activity completion by id', async () => {
   const handle = await h.env.client.workflow.start(wf.asyncActivityWf, opts('async'));
   await waitFor(async () => ((await handle.describe()).raw.pendingActivities?.[0]?.state === 2 /* STARTED */ ? true : undefined));

@@ -235,17 +235,22 @@ export class Engine {
       run.buffered.push(bw);
       return;
     }
-    if (run.wft?.transient) this.persistTransientScheduled(run);
     bw.write();
+    if (run.wft?.transient) this.persistTransientScheduled(run);
     this.scheduleWft(run);
   }
 
-  /** A speculative task's scheduled event becomes real when other events join it. */
+  /**
+   * A transient (retry or speculative) task's scheduled event becomes real when other events join it.
+   * Real server: new events since a transient/speculative task was scheduled turn it into a normal task
+   * with attempt 1, its WorkflowTaskScheduled written after those events.
+   */
   persistTransientScheduled(run: Run): void {
     const wft = run.wft;
     if (!wft || !wft.transient || wft.state !== 'scheduled') return;
     wft.transient = false;
     wft.speculative = false;
+    wft.attempt = 1;
     // Not dispatched yet (backoff): its scheduled event is written when it is enqueued.
     if (wft.notBefore !== undefined) return;
     wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, wft.attempt, wft.stickyQueue));
@@ -296,7 +301,7 @@ export class Engine {
       // schedule-to-start timer stays (it is harmless once the task started).
       const sticky = run.sticky;
       wft.stickyQueue = sticky?.queue;
-      if (!wft.transient) wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, attempt, wft.stickyQueue));
+      if (!wft.transient) wft.scheduledEventId = this.append(run, 'WorkflowTaskScheduled', this.wftScheduledAttrs(run, wft.attempt, wft.stickyQueue));
       wft.scheduledTime = this.now();
       // An outstanding workflow task holds time still (Java test server rule); so does a task waiting
       // on a sticky queue: its schedule-to-start timeout then runs in real time, never skipped to.

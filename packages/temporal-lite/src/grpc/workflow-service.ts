@@ -5,7 +5,7 @@ import { startWorkflow, terminateRun } from '../engine/lifecycle';
 import { queryWorkflow, respondQueryTaskCompleted } from '../engine/queries';
 import { countWorkflows, describeWorkflow, getHistory, getHistoryReverse, listWorkflows } from '../engine/read';
 import { requestCancelWorkflow, signalWithStart, signalWorkflow } from '../engine/signals';
-import type { Namespace, P } from '../engine/types';
+import { STATUS_ENUM, type Namespace, type P } from '../engine/types';
 import { admitUpdate, awaitUpdate, pollUpdate, updateWorkflow } from '../engine/updates';
 import { checkBlobSize, dur, uuid } from '../engine/util';
 import { respondWorkflowTaskCompleted, respondWorkflowTaskFailed } from '../engine/workflow-tasks';
@@ -192,6 +192,21 @@ async function executeMultiOperation(engine: Engine, n: Namespace, req: P, call:
   const startReq = ops[0]?.startWorkflow;
   const updateReq = ops[1]?.updateWorkflow;
   if (ops.length !== 2 || !startReq || !updateReq) throw errors.invalidArgument('ExecuteMultiOperation supports exactly [startWorkflow, updateWorkflow].');
+  // Real server: before any start policy, an update with this id on the workflow's current run is
+  // answered from there — its outcome if it completed (even on a closed run), or attached to if the run
+  // still runs — and nothing is started.
+  const current = startReq.workflowId ? engine.currentRun(n, startReq.workflowId) : undefined;
+  const updateId: string | undefined = updateReq.request?.meta?.updateId;
+  const existing = current && updateId ? current.updates.get(updateId) : undefined;
+  if (current && existing && (existing.stage === 'completed' || current.status === 'Running')) {
+    try {
+      const updateResp = await awaitUpdate(current, existing, updateReq.waitPolicy, call);
+      return { responses: [{ startWorkflow: { runId: current.runId, started: false, status: STATUS_ENUM[current.status] } }, { updateWorkflow: updateResp }] };
+    } catch (e) {
+      if (e instanceof ApiError) throw multiOpFailure(e, 1);
+      throw e;
+    }
+  }
   let started;
   try {
     started = startWorkflow(engine, n, { ...startReq, namespace: n.name });
