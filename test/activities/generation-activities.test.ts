@@ -118,10 +118,12 @@ test('a settlement under a key an earlier run used for another verdict reports w
     generation, holdId: reservation.holdId, quote, settlementPolicy, reason, report: undefined,
   });
   const first = await settle('cancelled');
+  expect(first).toMatchObject({ action: 'release', reason: 'cancelled', capturedCredits: 0, releasedCredits: 30 });
   await pool.query('UPDATE generations SET status = $2, settlement = NULL, settled_at = NULL WHERE generation_id = $1', [generation.generationId, 'reserved']);
   const second = await settle('deadline_exceeded'); // same ledger key, other reason: the ledger says IdempotencyConflict
-  expect(second).toMatchObject({ action: 'release', capturedCredits: 0, releasedCredits: first.releasedCredits });
+  expect(second).toMatchObject({ action: 'release', capturedCredits: 0, releasedCredits: 30 });
   expect((await listJournal(pool, { walletId, kind: 'release' })).entries).toHaveLength(1);
+  expect(await getBalance(pool, { walletId })).toMatchObject({ availableCredits: 100, heldCredits: 0 });
 });
 
 test('a short video is re-priced with the price book it was quoted from, not the worker\'s newer one', async () => {

@@ -115,6 +115,7 @@ describe('authentication', () => {
     const key = await createKey(t, 'service');
     const rows = await t.pool.query<{ key_hash: string }>(`SELECT key_hash FROM api_keys`);
     expect(rows.rows.some((r) => r.key_hash === key)).toBe(false);
+    expect(rows.rows.map((r) => r.key_hash)).toContain(hashApiKey(key));
     expect(rows.rows.every((r) => /^[0-9a-f]{64}$/.test(r.key_hash))).toBe(true);
   });
 });

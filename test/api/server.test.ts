@@ -1,6 +1,7 @@
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { startApi } from '../../src/api/server';
+import { hashApiKey } from '../../src/api/auth/keys';
 import { schedulePurge } from '../../src/api/idempotency/purge';
 import { expectAuditClean } from '../support/audit';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -24,7 +25,7 @@ describe('startApi', () => {
       const keys = await db.pool.query(`SELECT role, key_hash FROM api_keys`);
       expect(keys.rows).toHaveLength(1);
       expect(keys.rows[0].role).toBe('admin');
-      expect(keys.rows[0].key_hash).not.toBe(adminKey);
+      expect(keys.rows[0].key_hash).toBe(hashApiKey(adminKey));
 
       const health = await fetch(`${api.url}/healthz`);
       expect(health.status).toBe(200);

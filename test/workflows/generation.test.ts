@@ -97,7 +97,9 @@ describe('generation settles per outcome', () => {
       await startGeneration(suite.deps, input);
       return await reportOutcome(suite.deps, input.generationId, { status: 'succeeded', outputs: [] });
     });
-    expect(settlement).toMatchObject({ reason: 'corrupted_output', capturedCredits: 0 });
+    expect(settlement).toMatchObject({ action: 'release', reason: 'corrupted_output', capturedCredits: 0, releasedCredits: 10 });
+    expect(settlement.outputProblems.map((p) => p.problem)).toEqual(['missing']);
+    expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
   });
 
   test('a shorter video than quoted captures what was delivered and releases the rest', async () => {
