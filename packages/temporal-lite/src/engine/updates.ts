@@ -27,16 +27,28 @@ const acceptedUpdateCompletedWorkflowFailure = {
   applicationFailureInfo: { type: 'AcceptedUpdateCompletedWorkflow', nonRetryable: true },
 };
 
+/** Real server (RejectUnprocessed): a delivered request the worker completed its task without answering. */
+const unprocessedUpdateFailure = {
+  message: "Workflow Update is rejected because it wasn't processed by worker. Probably, Workflow Update is not supported by the worker.",
+  source: 'Server',
+  applicationFailureInfo: { type: 'UnprocessedUpdate', nonRetryable: true },
+};
+
 export function installUpdates(engine: Engine): void {
   engine.onRunClosed.push((run) => {
+    // Real server: the close started a new run (continue-as-new, workflow retry) → AbortReasonWorkflowContinuing.
+    const close = run.events[run.events.length - 1];
+    const continuing = run.status === 'ContinuedAsNew' || !!(close?.workflowExecutionFailedEventAttributes?.newExecutionRunId || close?.workflowExecutionTimedOutEventAttributes?.newExecutionRunId);
     for (const u of run.updates.values()) {
       if (u.stage === 'accepted') {
         u.stage = 'completed';
         u.outcome = { failure: acceptedUpdateCompletedWorkflowFailure };
         wake(u);
       } else if (u.stage !== 'completed') {
-        // Admitted but never accepted: the real server answers NOT_FOUND too.
-        u.error = errors.workflowCompleted();
+        // Admitted (maybe sent) but never accepted: aborted. Without a new run the callers get NOT_FOUND;
+        // with one, the retryable "workflow is closing", so that the client's retry reaches the new run.
+        // Later requests for this id on this run find nothing (see `findUpdate`).
+        u.error = continuing ? errors.workflowClosing() : errors.updateAbortedByClosing();
         wake(u);
       }
     }
@@ -78,13 +90,30 @@ export function resetUndeliveredUpdates(run: Run, wft: WorkflowTask): void {
 /**
  * Real server: an update request delivered with a task that the worker completed without
  * accepting or rejecting it is rejected (old SDK / unknown handler), so callers never hang.
+ * Not when that completion closed the run: the worker may skip updates then, and the close aborts them.
  */
 export function rejectUnprocessedUpdates(run: Run, wft: WorkflowTask): void {
+  if (run.status !== 'Running') return;
   for (const id of wft.deliveredUpdates) {
     const u = run.updates.get(id);
     if (!u || u.stage !== 'admitted') continue;
     u.stage = 'completed';
-    u.outcome = { failure: { message: "Workflow Update is rejected because it wasn't processed by worker. Probably, Workflow Update is not supported by the worker.", serverFailureInfo: { nonRetryable: true } } };
+    u.outcome = { failure: unprocessedUpdateFailure };
+    run.updates.delete(id);
+    wake(u);
+  }
+}
+
+/**
+ * Real server (AbortReasonWorkflowTaskFailed): when the server fails a task's completion, the update
+ * requests that task delivered are aborted with WorkflowNotReady and forgotten (not sent again; a new
+ * request with the same id is a new update). Requests not yet delivered stay and go out with the next task.
+ */
+export function abortDeliveredUpdates(run: Run, wft: WorkflowTask): void {
+  for (const id of wft.deliveredUpdates) {
+    const u = run.updates.get(id);
+    if (!u || u.stage !== 'admitted') continue;
+    u.error = errors.updateWorkflowTaskFailed();
     run.updates.delete(id);
     wake(u);
   }
@@ -208,29 +237,26 @@ export async function awaitUpdate(run: Run, u: UpdateState, waitPolicy: P, call:
 }
 
 export async function updateWorkflow(engine: Engine, ns: Namespace, req: P, call: CallLike): Promise<P> {
+  // Real server: an update id is looked up in the addressed run only (the current run when no run id is given).
   const run = engine.findRun(ns, req.workflowExecution);
   const updateId = req.request?.meta?.updateId;
-  const existing = updateId ? findUpdate(ns, run.workflowId, updateId) : undefined;
-  if (existing) return awaitUpdate(existing.run, existing.u, req.waitPolicy, call);
+  const existing = updateId ? findUpdate(run, updateId) : undefined;
+  if (existing) return awaitUpdate(run, existing, req.waitPolicy, call);
   if (run.status !== 'Running') throw errors.workflowCompleted();
   const u = admitUpdate(engine, run, req.request);
   return awaitUpdate(run, u, req.waitPolicy, call);
 }
 
-function findUpdate(ns: Namespace, workflowId: string, updateId: string): { run: Run; u: UpdateState } | undefined {
-  const wf = ns.workflows.get(workflowId);
-  if (!wf) return undefined;
-  for (let i = wf.runs.length - 1; i >= 0; i--) {
-    const u = wf.runs[i]!.updates.get(updateId);
-    if (u) return { run: wf.runs[i]!, u };
-  }
-  return undefined;
+/** An update of this run, unless the run's close aborted it. */
+function findUpdate(run: Run, updateId: string): UpdateState | undefined {
+  const u = run.updates.get(updateId);
+  return u && (u.stage === 'completed' || !u.error) ? u : undefined;
 }
 
 export async function pollUpdate(engine: Engine, ns: Namespace, req: P, call: CallLike): Promise<P> {
   const ref = req.updateRef;
   const run = engine.findRun(ns, ref?.workflowExecution);
-  const found = findUpdate(ns, run.workflowId, ref?.updateId);
-  if (!found) throw errors.notFound(`update ${ref?.updateId} not found`);
-  return awaitUpdate(found.run, found.u, req.waitPolicy ?? { lifecycleStage: STAGE.completed }, call);
+  const u = findUpdate(run, ref?.updateId);
+  if (!u) throw errors.notFound(`update ${ref?.updateId} not found`);
+  return awaitUpdate(run, u, req.waitPolicy ?? { lifecycleStage: STAGE.completed }, call);
 }

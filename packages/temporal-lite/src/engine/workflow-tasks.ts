@@ -8,7 +8,7 @@ import { applyCommands, validateCommands } from './commands';
 import type { Engine, PollCtx, QueryRef, WftRef } from './engine';
 import { attachQueries, dispatchQueries, materializeQueryTask, resolveQueryResults } from './queries';
 import type { P, Run, WorkflowTask } from './types';
-import { applyRejections, isRejectionMessage, rejectUnprocessedUpdates, resetUndeliveredUpdates, takeUpdateMessages } from './updates';
+import { abortDeliveredUpdates, applyRejections, isRejectionMessage, rejectUnprocessedUpdates, resetUndeliveredUpdates, takeUpdateMessages } from './updates';
 import { decodeToken, encodeToken, toMs, ts } from './util';
 
 export function installWorkflowTasks(engine: Engine): void {
@@ -167,6 +167,7 @@ export function respondWorkflowTaskCompleted(engine: Engine, req: P): P {
     // Real server: a retried task that keeps producing bad commands is dropped (it will time
     // out); otherwise WorkflowTaskFailed + a new task. The worker gets INVALID_ARGUMENT either way.
     const unhandled = problem.cause === 'WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND';
+    abortDeliveredUpdates(run, wft);
     if (wft.attempt > 1 && !unhandled) throw errors.invalidArgument(problem.message);
     failWorkflowTask(engine, run, wft, problem.cause, { message: problem.message, serverFailureInfo: { nonRetryable: true } }, req.identity);
     throw errors.invalidArgument(problem.message);

@@ -43,6 +43,18 @@ export const errors = {
   failedPrecondition: (msg: string) => new ApiError(Status.FAILED_PRECONDITION, msg),
   queryFailed: (msg: string, failure?: unknown) =>
     new ApiError(Status.INVALID_ARGUMENT, msg, { type: ED + 'QueryFailedFailure', value: failure ? { failure } : {} }),
+  /** Real server (update registry abort, workflow completed): an update the run closed under before accepting it. */
+  updateAbortedByClosing: () =>
+    new ApiError(Status.NOT_FOUND, 'workflow update was aborted by closing workflow', { type: ED + 'NotFoundFailure', value: {} }),
+  /** Real server (ErrWorkflowClosing): retryable; the caller's retry reaches the run that continued this one. */
+  workflowClosing: () =>
+    new ApiError(Status.RESOURCE_EXHAUSTED, 'workflow operation can not be applied because workflow is closing', {
+      type: ED + 'ResourceExhaustedFailure',
+      value: { cause: 'RESOURCE_EXHAUSTED_CAUSE_BUSY_WORKFLOW', scope: 'RESOURCE_EXHAUSTED_SCOPE_NAMESPACE' },
+    }),
+  /** Real server (update registry abort, workflow task failed): an update sent with a task the server failed. */
+  updateWorkflowTaskFailed: () =>
+    new ApiError(Status.FAILED_PRECONDITION, 'Unable to perform workflow execution update due to unexpected workflow task failure.', { type: ED + 'WorkflowNotReadyFailure', value: {} }),
   workflowNotReady: () =>
     new ApiError(Status.FAILED_PRECONDITION, 'Workflow Execution not ready to handle query.', { type: ED + 'WorkflowNotReadyFailure', value: {} }),
   unimplemented: (msg: string) => new ApiError(Status.UNIMPLEMENTED, msg),
