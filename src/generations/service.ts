@@ -6,10 +6,12 @@
  * (a repeated outcome report for a settled generation gets the recorded settlement, a different one a conflict).
  */
 import {
+  ServiceError,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WithStartWorkflowOperation,
+  isGrpcServiceError,
   type Client,
   type WorkflowHandle,
 } from '@temporalio/client';
@@ -80,7 +82,7 @@ export async function startGeneration(deps: GenerationServiceDeps, input: Genera
 
 export async function reportOutcome(deps: GenerationServiceDeps, generationId: string, report: OutcomeReport): Promise<Settlement> {
   try {
-    return await handleOf(deps, generationId).executeUpdate(reportOutcomeUpdate, { args: [report] });
+    return await sendAgainIfNotReady(() => handleOf(deps, generationId).executeUpdate(reportOutcomeUpdate, { args: [report] }));
   } catch (err) {
     if (!closedBeforeAnswering(err)) throw asGenerationError(err);
   }
@@ -96,7 +98,7 @@ export async function reportOutcome(deps: GenerationServiceDeps, generationId: s
 
 export async function cancelGeneration(deps: GenerationServiceDeps, generationId: string, request: CancelRequest): Promise<Settlement> {
   try {
-    return await handleOf(deps, generationId).executeUpdate(cancelGenerationUpdate, { args: [request] });
+    return await sendAgainIfNotReady(() => handleOf(deps, generationId).executeUpdate(cancelGenerationUpdate, { args: [request] }));
   } catch (err) {
     if (!closedBeforeAnswering(err)) throw asGenerationError(err);
   }
@@ -188,6 +190,30 @@ function closedBeforeAnswering(err: unknown): boolean {
   if (err instanceof WorkflowNotFoundError) return true;
   const cause = err instanceof WorkflowUpdateFailedError ? err.cause : undefined;
   return cause instanceof ApplicationFailure && cause.type === 'AcceptedUpdateCompletedWorkflow';
+}
+
+/**
+ * Sends an outcome or cancel update again when the server aborted it because the workflow task carrying it
+ * failed (WorkflowNotReady, gRPC FAILED_PRECONDITION) — e.g. a progress signal arrived while that task was
+ * closing the workflow. Nothing was recorded for it; the workflow answers the same verdict again with the same
+ * settlement, so sending it again is safe. A few attempts: the next task normally takes it.
+ */
+async function sendAgainIfNotReady<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (attempt >= NOT_READY_ATTEMPTS || !workflowNotReady(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt));
+    }
+  }
+}
+
+const NOT_READY_ATTEMPTS = 5;
+const GRPC_FAILED_PRECONDITION = 9;
+
+function workflowNotReady(err: unknown): boolean {
+  return err instanceof ServiceError && isGrpcServiceError(err.cause) && err.cause.code === GRPC_FAILED_PRECONDITION;
 }
 
 /** Business refusals raised by the workflow become GenerationErrors; anything else stays an internal error. */

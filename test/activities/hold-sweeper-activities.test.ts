@@ -8,6 +8,7 @@ import { createHoldSweeperActivities } from '../../src/activities/hold-sweeper';
 import { createWallet, getHold, grantLot, release, reserve } from '../../src/ledger';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { expectAuditClean } from '../support/audit';
+import { someoneWaitsOnALock } from '../support/locks';
 
 let db: TestDatabase;
 let pool: Pool;
@@ -18,18 +19,6 @@ beforeAll(async () => {
 });
 afterAll(async () => db?.drop());
 afterEach(async () => expectAuditClean(pool));
-
-/** Resolves once some backend of this database waits on a row lock. */
-async function someoneWaitsOnALock(): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    const { rows } = await pool.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-    );
-    if ((rows[0] as { n: number }).n > 0) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  throw new Error('no backend ever waited on a lock');
-}
 
 test('a hold settled by its owner during the sweep does not leave the holds after its batch pending', async () => {
   const { wallet } = await createWallet(pool, { ownerType: 'user', ownerId: `u-${randomUUID()}` });
@@ -50,7 +39,7 @@ test('a hold settled by its owner during the sweep does not leave the holds afte
     await owner.query('BEGIN');
     await release(owner, { holdId: holdIds[0]!, idempotencyKey: randomUUID(), now });
     const sweep = createHoldSweeperActivities({ pool, refundLotValidityDays: 30 }).releaseExpiredHolds({ now: now.toISOString() });
-    await someoneWaitsOnALock();
+    await someoneWaitsOnALock(pool);
     await owner.query('COMMIT');
     await sweep;
   } finally {

@@ -12,6 +12,7 @@ import {
 } from '../../src/workflows/generation-contract';
 import { useGenerationSuite } from '../support/generation-suite';
 import { recordHistoryFixture } from '../support/history-fixtures';
+import { someoneWaitsOnALock } from '../support/locks';
 
 const MINUTE_MS = 60_000;
 const goodImage = { url: 'https://cdn.example/a.png', sizeBytes: 2048, contentType: 'image/png', width: 1024, height: 1024 };
@@ -36,6 +37,35 @@ const withWorker = <T>(fn: () => Promise<T>) => suite.harness.withWorker(fn);
 async function recordPath(name: string, generationId: string): Promise<void> {
   await recordHistoryFixture(suite.harness.env.client, name, generationWorkflowId(generationId));
 }
+
+describe('the server fails the workflow task that carried an outcome', () => {
+  test('a progress report arriving while the settlement closes the workflow: the outcome is sent again and settles once', async () => {
+    const walletId = await suite.fundedWallet(100);
+    const input = imageGeneration(walletId);
+    await withWorker(async () => {
+      const started = await startGeneration(suite.deps, input);
+      // The settlement's local activity waits on the hold row, inside the workflow task that closes the workflow;
+      // the progress signal arrives meanwhile, so the server refuses that completion (UNHANDLED_COMMAND) and
+      // aborts the update it carried with WorkflowNotReady.
+      const locker = await suite.pool.connect();
+      try {
+        await locker.query('BEGIN');
+        await locker.query('SELECT 1 FROM ledger_holds WHERE id = $1 FOR UPDATE', [started.holdId]);
+        const settling = reportOutcome(suite.deps, input.generationId, { status: 'succeeded', outputs: [goodImage] });
+        await someoneWaitsOnALock(suite.pool);
+        await reportProgress(suite.deps, input.generationId, { percent: 99 });
+        await locker.query('COMMIT');
+        expect(await settling).toMatchObject({ action: 'capture', reason: 'succeeded', capturedCredits: 10, releasedCredits: 0 });
+      } finally {
+        locker.release();
+      }
+      await suite.harness.env.client.workflow.getHandle(generationWorkflowId(input.generationId)).result();
+    });
+    expect(await balanceOf(walletId)).toEqual({ available: 90, held: 0 });
+    expect((await listJournal(suite.pool, { walletId, kind: 'capture' })).entries).toHaveLength(1);
+    expect((await getGeneration(suite.pool, input.generationId))?.status).toBe('captured');
+  });
+});
 
 describe('generation settles per outcome', () => {
   test('a success captures the quoted credits', async () => {
