@@ -9,7 +9,6 @@
 import {
   ApplicationFailure,
   CancellationScope,
-  Trigger,
   allHandlersFinished,
   condition,
   isCancellation,
@@ -55,9 +54,9 @@ interface Run {
   deadlineAtMs: number;
   maxDeadlineAtMs: number;
   /** Resolved once the reservation is held or refused. */
-  decided: Trigger<void>;
+  decided: Latch;
   /** Resolved once the generation is settled or refused. */
-  finished: Trigger<void>;
+  finished: Latch;
   /** The workflow itself was cancelled (e.g. from the Temporal UI); it still settles and completes. */
   workflowCancelled: boolean;
 }
@@ -68,12 +67,26 @@ interface Run {
  */
 const COMPLETE_AFTER_WORKFLOW_CANCEL = 'complete-after-workflow-cancel';
 
+/**
+ * Before this patch cancelling the workflow failed every outcome or cancel update still waiting for its
+ * settlement with `CancelledFailure` (the SDK's `Trigger` rejects when its scope is cancelled), although the
+ * run went on to settle that generation; since, they wait and get the settlement.
+ */
+const UPDATES_OUTLIVE_WORKFLOW_CANCEL = 'updates-outlive-workflow-cancel';
+
 export async function generation(input: GenerationInput): Promise<Settlement> {
   const run: Run = {
     input, state: initialState(input), verdict: undefined,
     deadlineAtMs: Number.POSITIVE_INFINITY, maxDeadlineAtMs: Number.POSITIVE_INFINITY,
-    decided: new Trigger<void>(), finished: new Trigger<void>(), workflowCancelled: false,
+    decided: new Latch(), finished: new Latch(), workflowCancelled: false,
   };
+  void CancellationScope.current().cancelRequested.catch((err: unknown) => {
+    // Histories recorded before the patch: fail the waiting updates as the Triggers used here then did.
+    if (!run.finished.resolved && !patched(UPDATES_OUTLIVE_WORKFLOW_CANCEL)) {
+      run.decided.reject(err);
+      run.finished.reject(err);
+    }
+  });
   installHandlers(run);
 
   // The quote and the settlement policy are fixed when the generation starts and kept in its history.
@@ -105,9 +118,14 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
   return state.settlement;
 }
 
-/** Lets update handlers answer before the run completes — even once the workflow has been cancelled. */
+/**
+ * Lets update handlers answer before the run completes — even once the workflow has been cancelled, also when
+ * the cancel request arrived after the wait for a verdict had ended (e.g. while the settlement ran): waiting in
+ * the cancelled root scope would throw, even with every handler finished, and end the run CANCELLED.
+ */
 async function handlersFinished(run: Run): Promise<void> {
-  if (run.workflowCancelled && patched(COMPLETE_AFTER_WORKFLOW_CANCEL)) {
+  const cancelled = run.workflowCancelled || CancellationScope.current().consideredCancelled;
+  if (cancelled && patched(COMPLETE_AFTER_WORKFLOW_CANCEL)) {
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
   } else {
     await condition(allHandlersFinished);
@@ -121,12 +139,12 @@ function initialState(input: GenerationInput): GenerationState {
   };
 }
 
-// The handlers wait on triggers the main flow resolves rather than on `condition`s: a condition is
-// re-evaluated after every activation job, a trigger wakes its waiters exactly once.
+// The handlers wait on latches the main flow resolves rather than on `condition`s: a condition is
+// re-evaluated after every activation job, a latch wakes its waiters exactly once.
 function installHandlers(run: Run): void {
   const { state } = run;
   setHandler(generationStateQuery, () => state);
-  // Handlers return the trigger's continuation rather than awaiting it in an async function: the workflow
+  // Handlers return the latch's continuation rather than awaiting it in an async function: the workflow
   // sandbox records a stack trace for every promise it sees created, and each async frame and await adds some.
   setHandler(awaitReservationUpdate, () => afterTrigger(run.decided, () => {
     if (state.rejection) {
@@ -160,9 +178,35 @@ function installHandlers(run: Run): void {
   );
 }
 
-/** `trigger.then(next)`, typed as the Promise it is (Trigger declares a PromiseLike). */
-function afterTrigger<T>(trigger: Trigger<void>, next: () => T): Promise<T> {
-  return trigger.then(next) as Promise<T>;
+/**
+ * A one-shot signal from the main flow to the handlers. Not the SDK's `Trigger`: a Trigger made in the root scope
+ * rejects when the workflow is cancelled, which would fail a waiting outcome or cancel update with
+ * `CancelledFailure` although the run still settles (and answers) that generation.
+ */
+class Latch implements PromiseLike<void> {
+  resolved = false;
+  private readonly promise: Promise<void>;
+  private settle!: { resolve: () => void; reject: (err: unknown) => void };
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => { this.settle = { resolve, reject }; });
+    // Never an unhandled rejection (a rejected latch nobody waits on), as with Trigger.
+    void this.promise.catch(() => undefined);
+  }
+  resolve(): void {
+    this.resolved = true;
+    this.settle.resolve();
+  }
+  reject(err: unknown): void {
+    this.settle.reject(err);
+  }
+  then<A = void, B = never>(onfulfilled?: ((value: void) => A | PromiseLike<A>) | null, onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return this.promise.then(onfulfilled, onrejected);
+  }
+}
+
+/** `latch.then(next)`. */
+function afterTrigger<T>(latch: Latch, next: () => T): Promise<T> {
+  return latch.then(next);
 }
 
 /** A verdict can arrive before the reservation is decided; if the reservation is then refused, say so. */
