@@ -3,8 +3,10 @@
  * release): thin, idempotent wrappers over the pricing and settlement rules, the ledger and the generations table. Every money-moving call carries an idempotency key unique to its operation
  * (`generation:<id>:reserve`, `generation:<id>:settle`), so a retried activity never moves money twice.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
+import { unstorableTextReason } from '../db/text';
 import { capture, getBalance, getHold, isLedgerError, release, reserve } from '../ledger';
 import { FEATURES, PricingError, quote, type PriceBook } from '../pricing';
 import type { SettlementPolicy, SettlementReason } from '../policy/settlement';
@@ -13,6 +15,8 @@ import { settlementOf } from '../generations/settlement';
 import { recordRejection, recordReservation, recordSettlement } from '../generations/store';
 import {
   GenerationFailureType,
+  generationPlatforms,
+  generationWorkflowId,
   type GenerationInput,
   type GenerationQuote,
   type OutcomeReport,
@@ -75,6 +79,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
 
   /** Quotes the generation (recording the price book's version) and holds its credits, in one step. */
   async function reserveGeneration(input: ReserveGenerationInput): Promise<ReserveGenerationResult> {
+    requireWellFormed(input.generation);
     const quoted = quoteGeneration(input.generation);
     const startedAtMs = Date.parse(input.startedAt);
     // The hold outlives the longest possible wait by a grace period; past it, the hold sweeper releases it. A
@@ -111,7 +116,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
         amountCredits: q.costCredits,
         holdExpiresAt,
         generationId: generation.generationId,
-        idempotencyKey: `generation:${generation.generationId}:reserve`,
+        idempotencyKey: ledgerKey(generation.generationId, 'reserve'),
         actor: `user:${generation.userId}`,
         reason: `${generation.feature} generation`,
       });
@@ -154,7 +159,7 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
    * earlier run of the same generation with another verdict — reports what really happened to it.
    */
   async function resolveHold(input: { generationId: string; holdId: string } & SettlementDecision) {
-    const idempotencyKey = `generation:${input.generationId}:settle`;
+    const idempotencyKey = ledgerKey(input.generationId, 'settle');
     const reason = `generation ${input.reason}`;
     const { refundLotValidityDays } = deps;
     try {
@@ -171,3 +176,84 @@ export function createGenerationActivities(deps: GenerationActivityDeps) {
 }
 
 export type GenerationActivities = ReturnType<typeof createGenerationActivities>;
+
+/**
+ * The ledger key of a generation's step: `generation:<id>:<step>`. The ledger takes keys of at most 200
+ * characters and a generation id may have 200 (the HTTP schema, the table): a key that would be longer names the
+ * id by its SHA-256 instead, under a prefix no `generation:` key can have. Shorter ids keep their keys unchanged.
+ */
+export function ledgerKey(generationId: string, step: 'reserve' | 'settle'): string {
+  const key = `generation:${generationId}:${step}`;
+  if (key.length <= MAX_LEDGER_KEY_LENGTH) return key;
+  return `generation-sha256:${createHash('sha256').update(generationId).digest('hex')}:${step}`;
+}
+const MAX_LEDGER_KEY_LENGTH = 200;
+
+/**
+ * Generation services may start the workflow with the Temporal client, past the HTTP edge's schema: anything
+ * malformed is refused here, before a credit is held or a row written, as a non-retryable
+ * InvalidGenerationRequest. Otherwise it would fail later inside Postgres (a NUL, a lone surrogate, an unknown
+ * platform, a missing user), after the hold, and the activity would retry forever with the credits held.
+ * An id that is not a UUID is left to the ledger: it names no wallet (WalletNotFound, recorded as a refusal).
+ */
+function requireWellFormed(generation: unknown): asserts generation is GenerationInput {
+  const problem = generationInputProblem(generation);
+  if (!problem) return;
+  throw ApplicationFailure.create({
+    type: GenerationFailureType.InvalidGenerationRequest,
+    message: `invalid generation: ${problem.field} ${problem.reason}`,
+    nonRetryable: true,
+    details: [[problem]],
+  });
+}
+
+type FieldProblem = { field: string; reason: string };
+
+function generationInputProblem(generation: unknown): FieldProblem | null {
+  if (generation === null || typeof generation !== 'object' || Array.isArray(generation)) {
+    return { field: 'generation', reason: 'must be an object' };
+  }
+  const g = generation as Record<string, unknown>;
+  const problem = textProblem(g, 'generationId', 200) ?? textProblem(g, 'walletId', 200) ?? textProblem(g, 'userId', 200)
+    ?? textProblem(g, 'feature', 100);
+  if (problem) return problem;
+  const params = g['params'];
+  if (params === null || typeof params !== 'object' || Array.isArray(params)) return { field: 'params', reason: 'must be an object' };
+  if (!(generationPlatforms as readonly unknown[]).includes(g['platform'])) {
+    return { field: 'platform', reason: `must be one of ${generationPlatforms.join(', ')}` };
+  }
+  if (g['context'] !== undefined && g['context'] !== null) {
+    const contextProblem = textProblem(g, 'context', 100);
+    if (contextProblem) return contextProblem;
+  }
+  const workflowId = callingWorkflowId();
+  if (workflowId !== undefined && workflowId !== generationWorkflowId(g['generationId'] as string)) {
+    return { field: 'generationId', reason: `must be the one the workflow id names (${workflowId})` };
+  }
+  return null;
+}
+
+/** A non-empty string of at most `max` characters that Postgres can store, or what is wrong with it. */
+function textProblem(g: Record<string, unknown>, field: string, max: number): FieldProblem | null {
+  const value = g[field];
+  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
+    return { field, reason: `must be a non-empty string of at most ${max} characters` };
+  }
+  const unstorable = unstorableTextReason(value);
+  return unstorable ? { field, reason: unstorable } : null;
+}
+
+/**
+ * The id of the workflow this activity runs for: a generation's workflow is `generation:<generationId>`, and
+ * its keys and row are the generation id's, so a run under another id would share them with that generation's
+ * own run. Undefined outside a worker (the activity called as a plain function, as tests do).
+ */
+function callingWorkflowId(): string | undefined {
+  let context: Context;
+  try {
+    context = Context.current();
+  } catch {
+    return undefined;
+  }
+  return context.info.workflowExecution?.workflowId;
+}

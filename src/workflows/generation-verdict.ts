@@ -12,7 +12,9 @@ export type ReceivedVerdict = { kind: 'outcome'; report: OutcomeReport } | { kin
 export function checkOutcomeReport(report: OutcomeReport): OutcomeReport {
   const invalid = (message: string) =>
     ApplicationFailure.create({ type: GenerationFailureType.InvalidOutcome, message, nonRetryable: true });
-  if (report === null || typeof report !== 'object') throw invalid('the outcome must be an object');
+  if (report === null || typeof report !== 'object' || Array.isArray(report)) throw invalid('the outcome must be an object');
+  const unknownKey = Object.keys(report).find((key) => !OUTCOME_KEYS.has(key));
+  if (unknownKey !== undefined) throw invalid(`unknown field ${JSON.stringify(unknownKey)}`);
   if (report.status !== 'succeeded' && report.status !== 'failed') throw invalid('status must be "succeeded" or "failed"');
   if (report.status === 'failed' && !failureReasons.includes(report.reason as FailureReason)) {
     throw invalid(`a failure needs a reason, one of ${failureReasons.join(', ')}`);
@@ -29,6 +31,21 @@ export function checkOutcomeReport(report: OutcomeReport): OutcomeReport {
 }
 
 const MAX_OUTPUTS = 100;
+// The fields the HTTP schema (OutcomeBody, GenerationOutputSchema) knows: the report is stored as it came, so an
+// unknown field — possibly carrying text Postgres cannot hold — would fail the settlement after the money moved.
+const OUTCOME_KEYS = new Set(['status', 'reason', 'outputs']);
+const OUTPUT_KEYS = new Set(['url', 'sizeBytes', 'contentType', 'sha256', 'width', 'height', 'durationSeconds', 'blank']);
+const SHA256 = /^[0-9a-f]{64}$/i;
+
+/** A non-empty string of at most `max` characters that Postgres text and jsonb can hold, or why not. */
+function textProblem(value: unknown, field: string, max: number): string | null {
+  if (typeof value !== 'string' || value === '' || value.length > max) return `${field} must be a non-empty string of at most ${max} characters`;
+  // Inlined rather than imported from src/db: workflow code imports no database module. Same rule as db/text.ts.
+  if (value.includes('\u0000')) return `${field} must not contain the NUL character (U+0000)`;
+  if (LONE_SURROGATE.test(value)) return `${field} must be well-formed Unicode (no unpaired UTF-16 surrogate)`;
+  return null;
+}
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * The shape the HTTP schema enforces, for reports that arrive through the Temporal client: a malformed output
@@ -37,10 +54,14 @@ const MAX_OUTPUTS = 100;
 function outputShapeProblem(output: unknown): string | null {
   if (output === null || typeof output !== 'object' || Array.isArray(output)) return 'must be an object';
   const o = output as Record<string, unknown>;
-  if (typeof o['url'] !== 'string' || o['url'] === '') return 'url must be a non-empty string';
+  const unknownKey = Object.keys(o).find((key) => !OUTPUT_KEYS.has(key));
+  if (unknownKey !== undefined) return `unknown field ${JSON.stringify(unknownKey)}`;
+  const urlProblem = textProblem(o['url'], 'url', 2048);
+  if (urlProblem) return urlProblem;
   if (!Number.isSafeInteger(o['sizeBytes']) || (o['sizeBytes'] as number) < 0) return 'sizeBytes must be an integer ≥ 0';
-  if (typeof o['contentType'] !== 'string' || o['contentType'] === '') return 'contentType must be a non-empty string';
-  if (o['sha256'] !== undefined && typeof o['sha256'] !== 'string') return 'sha256 must be a string';
+  const contentTypeProblem = textProblem(o['contentType'], 'contentType', 200);
+  if (contentTypeProblem) return contentTypeProblem;
+  if (o['sha256'] !== undefined && !(typeof o['sha256'] === 'string' && SHA256.test(o['sha256']))) return 'sha256 must be 64 hex characters';
   for (const field of ['width', 'height'] as const) {
     if (o[field] !== undefined && !(Number.isSafeInteger(o[field]) && (o[field] as number) > 0)) return `${field} must be a positive integer`;
   }

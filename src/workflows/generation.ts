@@ -74,6 +74,9 @@ const COMPLETE_AFTER_WORKFLOW_CANCEL = 'complete-after-workflow-cancel';
  */
 const UPDATES_OUTLIVE_WORKFLOW_CANCEL = 'updates-outlive-workflow-cancel';
 
+/** Before this patch a progress report's non-numeric `extendDeadlineMs` (e.g. `'600000'`) moved the deadline. */
+const PROGRESS_EXTENSION_NUMBERS_ONLY = 'progress-extension-numbers-only';
+
 export async function generation(input: GenerationInput): Promise<Settlement> {
   const run: Run = {
     input, state: initialState(input), verdict: undefined,
@@ -134,7 +137,8 @@ async function handlersFinished(run: Run): Promise<void> {
 
 function initialState(input: GenerationInput): GenerationState {
   return {
-    generationId: input.generationId, phase: 'reserving', costCredits: null, startedAt: null, deadlineAt: null,
+    // The input may be anything a client sent (the reservation refuses it): reading it here must not throw.
+    generationId: (input as Partial<GenerationInput> | null)?.generationId ?? '', phase: 'reserving', costCredits: null, startedAt: null, deadlineAt: null,
     maxDeadlineAt: null, progressPercent: null, reservation: null, settlement: null, rejection: null,
   };
 }
@@ -154,9 +158,17 @@ function installHandlers(run: Run): void {
   }));
   setHandler(reportProgressSignal, (progress) => {
     if (state.phase !== 'reserved') return;
-    if (progress.percent !== undefined) state.progressPercent = progress.percent;
-    if (progress.extendDeadlineMs !== undefined && progress.extendDeadlineMs > 0) {
-      run.deadlineAtMs = Math.min(run.maxDeadlineAtMs, Math.max(run.deadlineAtMs, Date.now() + progress.extendDeadlineMs));
+    // Sent with the Temporal client, a report may be anything, and a signal cannot be refused: what is not a
+    // report is ignored (a throw here would fail the workflow task, again on every retry).
+    if (progress === null || typeof progress !== 'object') return;
+    const { percent, extendDeadlineMs } = progress as { percent?: unknown; extendDeadlineMs?: unknown };
+    if (typeof percent === 'number' && percent >= 0 && percent <= 100) state.progressPercent = percent;
+    if (extendDeadlineMs !== undefined && (extendDeadlineMs as number) > 0) {
+      // `'600000' > 0`, but `now + '600000'` concatenates: such an extension went to the cap. Patched, because
+      // ignoring it starts no new timer where earlier histories did.
+      if (typeof extendDeadlineMs !== 'number' && patched(PROGRESS_EXTENSION_NUMBERS_ONLY)) return;
+      const progressExtension = extendDeadlineMs as number;
+      run.deadlineAtMs = Math.min(run.maxDeadlineAtMs, Math.max(run.deadlineAtMs, Date.now() + progressExtension));
       state.deadlineAt = new Date(run.deadlineAtMs).toISOString();
     }
   });
