@@ -137,6 +137,19 @@ describe('POST /v1/wallets/:id/grants', () => {
     expect(await journalCount(t, walletId)).toBe(0);
   });
 
+  // The offset moves these instants into year 10000 (UTC), which Postgres cannot read as the API writes it.
+  it.each([
+    ['expiresAt', '9999-12-31T23:59:59-23:59'],
+    ['periodEnd', '9999-12-31T23:59:59-01:00'],
+  ])('%s %s lies past year 9999 UTC → 400 naming it, not a 500; nothing written', async (field, value) => {
+    const walletId = await createWallet(t);
+    const kind = field === 'periodEnd' ? 'membership' : 'purchased';
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, { kind, amountCredits: 10, [field]: value });
+    expectError(res, 400, 'ValidationError');
+    expect(res.body.error.details.fields).toEqual([{ path: field, reason: expect.any(String) }]);
+    expect(await journalCount(t, walletId)).toBe(0);
+  });
+
   it('malformed JSON → 400 ValidationError', async () => {
     const walletId = await createWallet(t);
     const res = await request(t.app)

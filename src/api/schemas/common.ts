@@ -21,7 +21,14 @@ export const CreditCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 /** Signed credit deltas in responses (journal counter deltas). */
 export const CreditDelta = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
 
-export const Timestamp = z.iso.datetime({ offset: true }).meta({ example: '2026-11-21T05:30:00.000Z' });
+/**
+ * An ISO 8601 instant with an offset. The offset may carry a 9999-12-31 date into year 10000 (UTC), which
+ * toISOString writes as `+010000-…` and Postgres refuses (a 500): such instants are refused here instead.
+ */
+export const Timestamp = z.iso
+  .datetime({ offset: true })
+  .refine((value) => new Date(value).getUTCFullYear() <= 9999, { error: 'must be at most 9999-12-31T23:59:59.999Z' })
+  .meta({ example: '2026-11-21T05:30:00.000Z' });
 
 /**
  * A UUID that names a key, wallet, lot or hold. Postgres reads any case, but the API also compares ids as
