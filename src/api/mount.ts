@@ -110,7 +110,7 @@ async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Respons
     const scope = { principalId: principal.keyId, idempotencyKey: requireIdempotencyKey(req) };
     const outcome = await runIdempotent(
       deps.pool,
-      { scope, route: idempotencyRoute(spec, params), body: req.body },
+      { scope, route: idempotencyRoute(spec, params), body: req.body, logger },
       () => execute({ spec, deps, req, params, principal, ledgerIdempotencyKey: ledgerKeyFor(scope), logger }),
       { ...DEFAULT_IDEMPOTENCY_OPTIONS, ...deps.idempotency },
       spec.redactForReplay ? redactWith(spec.redactForReplay) : undefined,

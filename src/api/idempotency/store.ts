@@ -76,6 +76,19 @@ export async function completeKey(pool: Pool, scope: IdempotencyScope, response:
   });
 }
 
+/**
+ * Heartbeat of a running request: moves its claim's `locked_at` to now, so the claim never looks like one left
+ * by a crashed request (takeOverStaleKey). false when there is no in-progress claim left to refresh.
+ */
+export async function refreshClaim(pool: Pool, scope: IdempotencyScope): Promise<boolean> {
+  const result = await pool.query(
+    `UPDATE http_idempotency SET locked_at = clock_timestamp()
+      WHERE principal_id = $1::uuid AND idempotency_key = $2 AND state = 'in_progress'`,
+    [scope.principalId, scope.idempotencyKey],
+  );
+  return result.rowCount === 1;
+}
+
 /** Drops an in-progress claim (after an internal error) so the client's retry runs again. */
 export async function releaseKey(pool: Pool, scope: IdempotencyScope): Promise<void> {
   await pool.query(
