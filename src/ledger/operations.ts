@@ -9,10 +9,12 @@ import type {
 } from './types';
 import { parseNonZeroCredits, parsePositiveCredits, creditsFromDb } from './amounts';
 import { LedgerError } from './errors';
-import { callLedgerFunction, requestHash, requireDate, requireKey, requireText } from './sql-call';
+import {
+  callLedgerFunction, isStorableDate, pageLimit, requestHash, requireDate, requireKey, requireStorableText, requireText,
+} from './sql-call';
 import { lotAmountsFromJson, lotFromRow } from './mappers';
 import { requireUuid } from './wallets';
-import { DEFAULT_LOT_VALIDITY, computeLotExpiry } from '../policy/lot-validity';
+import { DEFAULT_LOT_VALIDITY, addDays, computeLotExpiry } from '../policy/lot-validity';
 
 type Json = Record<string, unknown>;
 
@@ -28,10 +30,14 @@ function requireAfter(date: Date, now: Date, field: 'expiresAt' | 'holdExpiresAt
   if (date.getTime() <= now.getTime()) throw new LedgerError('InvalidInput', `${field} must be after now`, { field });
 }
 
-function refundDays(input: { refundLotValidityDays?: number }): number {
+function refundDays(input: { refundLotValidityDays?: number }, now: Date): number {
   const days = input.refundLotValidityDays ?? DEFAULT_LOT_VALIDITY.refundDays;
-  if (!Number.isSafeInteger(days) || days <= 0) {
-    throw new LedgerError('InvalidInput', 'refundLotValidityDays must be a positive integer', { field: 'refundLotValidityDays' });
+  // A refund lot expiring past what the ledger can store would fail inside Postgres, and only on the rare path
+  // that creates one (an int overflow or a timestamp out of range): refused up front, like any other input.
+  if (!Number.isSafeInteger(days) || days <= 0 || !isStorableDate(addDays(now, days))) {
+    throw new LedgerError('InvalidInput', 'refundLotValidityDays must be a positive integer ending before the year 10000', {
+      field: 'refundLotValidityDays',
+    });
   }
   return days;
 }
@@ -61,7 +67,9 @@ function references(input: Json): Json {
     subscriptionPeriodId: 'subscription_period_id', promoId: 'promo_id', actor: 'actor', reason: 'reason',
   };
   const out: Json = {};
-  for (const k of pick) if (input[k] !== undefined && input[k] !== null) out[snake[k] as string] = String(input[k]);
+  for (const k of pick) {
+    if (input[k] !== undefined && input[k] !== null) out[snake[k] as string] = requireStorableText(String(input[k]), k);
+  }
   return out;
 }
 
@@ -75,10 +83,12 @@ export async function grantLot(db: Db, input: GrantLotInput): Promise<GrantLotRe
   const now = nowOf(input);
   let expiresAt: Date;
   try {
-    expiresAt = input.expiresAt !== undefined ? requireDate(input.expiresAt, 'expiresAt') : computeLotExpiry({
+    // A computed expiry may be no date at all (an invalid periodEnd, a validity too long for a Date) or one
+    // Postgres cannot read: checked like a given one.
+    expiresAt = input.expiresAt !== undefined ? requireDate(input.expiresAt, 'expiresAt') : requireDate(computeLotExpiry({
       kind: input.kind, grantedAt: now, periodEnd: input.periodEnd, bulkPackages: input.bulkPackages,
       validityDays: input.validityDays,
-    });
+    }), 'validity');
   } catch (e) {
     if (e instanceof LedgerError) throw e;
     throw new LedgerError('InvalidInput', (e as Error).message, { field: 'validity' });
@@ -141,7 +151,7 @@ async function settle(db: Db, mode: 'capture' | 'release' | 'expire', input: Mut
   const refs = references(input as unknown as Json);
   const hash = requestHash(mode, { holdId, amount: amount ?? 'all', ...refs });
   const r = await callLedgerFunction<Json>(db, 'ledger_settle', {
-    key, hash, now, mode, hold_id: holdId, amount, refund_days: refundDays(input), refs,
+    key, hash, now, mode, hold_id: holdId, amount, refund_days: refundDays(input, now), refs,
   });
   return settleResult(r);
 }
@@ -165,7 +175,7 @@ export async function expireHold(db: Db, input: ExpireHoldInput): Promise<Settle
 /** The safety net: expire pending holds past their expiresAt. Key per hold, so reruns are harmless. */
 export async function releaseExpiredHolds(db: Db, input: ReleaseExpiredHoldsInput): Promise<ReleaseExpiredHoldsResult> {
   const now = requireDate(input.now, 'now');
-  const limit = Math.min(Math.max(input.limit ?? 100, 1), 1000);
+  const limit = Math.min(Math.max(pageLimit(input.limit, 100), 1), 1000);
   const due = await db.query<{ id: string }>(
     `SELECT id::text AS id FROM ledger_holds WHERE resolved_at IS NULL AND state = 'pending' AND expires_at <= $1::timestamptz
      ORDER BY expires_at, id LIMIT $2::int`,
@@ -192,7 +202,7 @@ export async function refund(db: Db, input: RefundInput): Promise<RefundResult> 
   const refs = references(input as unknown as Json);
   const hash = requestHash('refund', { holdId, amount, ...refs });
   const r = await callLedgerFunction<Json>(db, 'ledger_refund', {
-    key, hash, now, hold_id: holdId, amount, refund_days: refundDays(input), refs,
+    key, hash, now, hold_id: holdId, amount, refund_days: refundDays(input, now), refs,
   });
   return {
     operationId: String(r['operation_id']),
@@ -242,8 +252,18 @@ export async function adjust(db: Db, input: AdjustInput): Promise<AdjustResult> 
   const now = nowOf(input);
   let expiresAt: Date | null = null;
   if (delta > 0) {
-    expiresAt = input.expiresAt !== undefined ? requireDate(input.expiresAt, 'expiresAt')
-      : computeLotExpiry({ kind: 'adjustment', grantedAt: now, validityDays: input.validityDays });
+    if (input.expiresAt !== undefined) {
+      expiresAt = requireDate(input.expiresAt, 'expiresAt');
+    } else {
+      let computed: Date;
+      try {
+        computed = computeLotExpiry({ kind: 'adjustment', grantedAt: now, validityDays: input.validityDays });
+      } catch (e) {
+        // A RangeError of the policy (validityDays not a positive integer): a refusal, as in grantLot.
+        throw new LedgerError('InvalidInput', (e as Error).message, { field: 'validity' });
+      }
+      expiresAt = requireDate(computed, 'validity');
+    }
     requireAfter(expiresAt, now, 'expiresAt');
   }
   const hash = requestHash('adjust', { walletId, delta, reason, actor, ...validityContent(input) });

@@ -4,6 +4,7 @@ import { LedgerError } from './errors';
 import { creditsFromDb } from './amounts';
 import { holdFromRow, journalFromRow, lotAmountsFromJson, lotFromRow } from './mappers';
 import { requireUuid } from './wallets';
+import { pageLimit, requireDate, requireStorableText } from './sql-call';
 
 const LOT_COLUMNS = `id::text AS id, wallet_id::text AS wallet_id, kind, status, granted_at, expires_at,
   granted::text AS granted, available::text AS available, held::text AS held, consumed::text AS consumed,
@@ -15,7 +16,7 @@ const LOT_COLUMNS = `id::text AS id, wallet_id::text AS wallet_id, kind, status,
  */
 export async function getBalance(db: Db, input: GetBalanceInput): Promise<Balance> {
   const walletId = requireUuid(input.walletId, 'walletId', 'WalletNotFound');
-  const now = input.now ?? new Date();
+  const now = input.now === undefined ? new Date() : requireDate(input.now, 'now');
   // Named: every response about a wallet reads its balance, and planning this join cost several times its run.
   const res = await db.query({
     name: 'ledger_get_balance',
@@ -74,7 +75,7 @@ const JOURNAL_COLUMNS = `id::text AS id, operation_id::text AS operation_id, ide
 /** Newest first, keyset-paginated on the journal's id (the cursor is the last id seen). */
 export async function listJournal(db: Db, input: ListJournalInput): Promise<JournalPage> {
   const walletId = requireUuid(input.walletId, 'walletId', 'WalletNotFound');
-  const limit = Math.min(Math.max(Math.trunc(input.limit ?? 50), 1), 500);
+  const limit = Math.min(Math.max(pageLimit(input.limit, 50), 1), 500);
   let cursor: string | null = null;
   if (input.cursor !== undefined) {
     if (!/^\d{1,18}$/.test(input.cursor)) throw new LedgerError('InvalidInput', 'bad cursor', { field: 'cursor' });
@@ -82,6 +83,11 @@ export async function listJournal(db: Db, input: ListJournalInput): Promise<Jour
   }
   const lotId = input.lotId === undefined ? null : requireUuid(input.lotId, 'lotId', 'LotNotFound');
   const holdId = input.holdId === undefined ? null : requireUuid(input.holdId, 'holdId', 'HoldNotFound');
+  const kind = input.kind === undefined || input.kind === null ? null : requireStorableText(String(input.kind), 'kind');
+  const generationId = input.generationId === undefined || input.generationId === null ? null
+    : requireStorableText(String(input.generationId), 'generationId');
+  const from = input.from === undefined || input.from === null ? null : requireDate(input.from, 'from');
+  const to = input.to === undefined || input.to === null ? null : requireDate(input.to, 'to');
   const res = await db.query(
     `SELECT ${JOURNAL_COLUMNS} FROM ledger_journal
      WHERE wallet_id = $1::uuid
@@ -93,7 +99,7 @@ export async function listJournal(db: Db, input: ListJournalInput): Promise<Jour
        AND ($7::timestamptz IS NULL OR created_at >= $7::timestamptz)
        AND ($8::timestamptz IS NULL OR created_at < $8::timestamptz)
      ORDER BY ledger_journal.id DESC LIMIT $9::int`, // the table's bigint id, not the text alias
-    [walletId, cursor, input.kind ?? null, lotId, holdId, input.generationId ?? null, input.from ?? null, input.to ?? null, limit + 1],
+    [walletId, cursor, kind, lotId, holdId, generationId, from, to, limit + 1],
   );
   const rows = res.rows.slice(0, limit).map(journalFromRow);
   const last = rows[rows.length - 1];

@@ -9,6 +9,7 @@ import type { Pool } from 'pg';
 import type { Db } from './types';
 import { GroupFailedError, callBatched, timedOutInGroup } from './batcher';
 import { LedgerError, isLedgerErrorCode } from './errors';
+import { unstorableTextReason } from '../db/text';
 
 const LEDGER_SQLSTATE = 'LDG01';
 
@@ -131,19 +132,51 @@ export function requireKey(key: unknown): string {
       field: 'idempotencyKey',
     });
   }
-  return key;
+  return requireStorableText(key, 'idempotencyKey');
+}
+
+/**
+ * Text Postgres can store: `text` refuses NUL and `jsonb` (every operation's parameters) also refuses lone
+ * UTF-16 surrogates — and a pg `text` parameter silently turns a lone surrogate into U+FFFD, so two different
+ * strings would become one. Refused here, before any SQL, instead of failing inside Postgres (or a whole group).
+ */
+export function requireStorableText(s: string, field: string): string {
+  const reason = unstorableTextReason(s);
+  if (reason !== null) throw new LedgerError('InvalidInput', `${field} ${reason}`, { field });
+  return s;
+}
+
+/**
+ * Dates travel to Postgres as JSON (toISOString), which writes a year outside 0000–9999 as ±YYYYYY — text
+ * Postgres misreads ("time zone displacement out of range"). The ledger's dates stay within years 1–9999.
+ */
+const MIN_DATE_MS = Date.parse('0001-01-01T00:00:00.000Z');
+const MAX_DATE_MS = Date.parse('9999-12-31T23:59:59.999Z');
+
+export function isStorableDate(d: Date): boolean {
+  const t = d.getTime();
+  return !Number.isNaN(t) && t >= MIN_DATE_MS && t <= MAX_DATE_MS;
 }
 
 export function requireDate(d: unknown, field: string): Date {
-  if (!(d instanceof Date) || Number.isNaN(d.getTime())) {
-    throw new LedgerError('InvalidInput', `${field} must be a valid Date`, { field });
+  if (!(d instanceof Date) || !isStorableDate(d)) {
+    throw new LedgerError('InvalidInput', `${field} must be a valid Date within the years 1–9999`, { field });
   }
   return d;
+}
+
+/** A page size as given (truncated; clamped by the caller), or the default; NaN or a non-number is refused. */
+export function pageLimit(value: unknown, dflt: number): number {
+  if (value === undefined) return dflt;
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new LedgerError('InvalidInput', 'limit must be a number', { field: 'limit' });
+  }
+  return Math.trunc(value);
 }
 
 export function requireText(s: unknown, field: string): string {
   if (typeof s !== 'string' || s.length === 0) {
     throw new LedgerError('InvalidInput', `${field} must be a non-empty string`, { field });
   }
-  return s;
+  return requireStorableText(s, field);
 }

@@ -4,7 +4,8 @@ import type {
   ListOrganizationMembersInput, OrganizationMember, RemoveOrganizationMemberInput, Wallet,
 } from './types';
 import { LedgerError } from './errors';
-import { requireText } from './sql-call';
+import { requireDate, requireText } from './sql-call';
+import { unstorableTextReason } from '../db/text';
 import { walletFromRow } from './mappers';
 
 const WALLET_COLUMNS = 'id::text AS id, owner_type, owner_id, status, created_at, closed_at';
@@ -17,6 +18,11 @@ function requireUuid(id: unknown, field: string, notFound: 'WalletNotFound' | 'H
   return s;
 }
 export { requireUuid };
+
+/** A string Postgres can store as text (see requireStorableText); anything else names no row. */
+function storable(s: unknown): boolean {
+  return typeof s !== 'string' || unstorableTextReason(s) === null;
+}
 
 /** One wallet per owner: concurrent or repeated calls return the same wallet. */
 export async function createWallet(db: Db, input: CreateWalletInput): Promise<CreateWalletResult> {
@@ -36,6 +42,9 @@ export async function createWallet(db: Db, input: CreateWalletInput): Promise<Cr
 }
 
 export async function findWalletByOwner(db: Db, input: CreateWalletInput): Promise<Wallet | null> {
+  // An id Postgres cannot store owns nothing; sent anyway, a lone surrogate would arrive as U+FFFD and find
+  // another owner's wallet.
+  if (!storable(input.ownerId)) return null;
   const res = await db.query(
     `SELECT ${WALLET_COLUMNS} FROM ledger_wallets WHERE owner_type = $1::text AND owner_id = $2::text`,
     [input.ownerType, input.ownerId],
@@ -56,7 +65,7 @@ export async function getWallet(db: Db, input: { walletId: string }): Promise<Wa
  */
 export async function closeWallet(db: Db, input: CloseWalletInput): Promise<Wallet> {
   const walletId = requireUuid(input.walletId, 'walletId', 'WalletNotFound');
-  const now = input.now ?? new Date();
+  const now = input.now === undefined ? new Date() : requireDate(input.now, 'now');
   const res = await db.query(
     `UPDATE ledger_wallets SET status = 'closed', closed_at = COALESCE(closed_at, $2::timestamptz)
      WHERE id = $1::uuid RETURNING ${WALLET_COLUMNS}`,
@@ -81,6 +90,7 @@ export async function addOrganizationMember(db: Db, input: AddOrganizationMember
 }
 
 export async function removeOrganizationMember(db: Db, input: RemoveOrganizationMemberInput): Promise<{ removed: boolean }> {
+  if (!storable(input.organizationId) || !storable(input.userId)) return { removed: false };
   const res = await db.query(
     `DELETE FROM ledger_organization_members WHERE organization_id = $1::text AND user_id = $2::text`,
     [input.organizationId, input.userId],
@@ -89,6 +99,7 @@ export async function removeOrganizationMember(db: Db, input: RemoveOrganization
 }
 
 export async function listOrganizationMembers(db: Db, input: ListOrganizationMembersInput): Promise<OrganizationMember[]> {
+  if (!storable(input.organizationId)) return [];
   const res = await db.query<{ organization_id: string; user_id: string; role: string; added_at: Date }>(
     `SELECT organization_id, user_id, role, added_at FROM ledger_organization_members
      WHERE organization_id = $1::text ORDER BY added_at, user_id`,
@@ -99,7 +110,7 @@ export async function listOrganizationMembers(db: Db, input: ListOrganizationMem
 
 /** A user may use a wallet they own, or one owned by an organization they are a member of. */
 export async function canUseWallet(db: Db, input: CanUseWalletInput): Promise<boolean> {
-  if (!UUID_RE.test(input.walletId)) return false;
+  if (!UUID_RE.test(input.walletId) || !storable(input.userId)) return false;
   const res = await db.query<{ ok: boolean }>(
     `SELECT EXISTS (
        SELECT 1 FROM ledger_wallets w
