@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Pool } from 'pg';
-import { unstorableTextReason } from '../db/text';
+import { boundedTextReason } from '../db/text';
 import { capture, getBalance, getHold, isLedgerError, release, reserve } from '../ledger';
 import { FEATURES, PricingError, quote, type PriceBook } from '../pricing';
 import type { SettlementPolicy, SettlementReason } from '../policy/settlement';
@@ -233,14 +233,10 @@ function generationInputProblem(generation: unknown): FieldProblem | null {
   return null;
 }
 
-/** A non-empty string of at most `max` characters that Postgres can store, or what is wrong with it. */
+/** The field and why its value is not storable text of at most `max` characters, or null. */
 function textProblem(g: Record<string, unknown>, field: string, max: number): FieldProblem | null {
-  const value = g[field];
-  if (typeof value !== 'string' || value.length === 0 || value.length > max) {
-    return { field, reason: `must be a non-empty string of at most ${max} characters` };
-  }
-  const unstorable = unstorableTextReason(value);
-  return unstorable ? { field, reason: unstorable } : null;
+  const reason = boundedTextReason(g[field], max);
+  return reason === null ? null : { field, reason };
 }
 
 /**

@@ -4,6 +4,7 @@
  * this check guards generation services that signal the workflow directly through the Temporal client.
  */
 import { ApplicationFailure } from '@temporalio/workflow';
+import { boundedTextReason } from '../db/text';
 import { failureReasons, type FailureReason } from '../policy/settlement';
 import { GenerationFailureType, type OutcomeReport } from './generation-contract';
 
@@ -37,15 +38,11 @@ const OUTCOME_KEYS = new Set(['status', 'reason', 'outputs']);
 const OUTPUT_KEYS = new Set(['url', 'sizeBytes', 'contentType', 'sha256', 'width', 'height', 'durationSeconds', 'blank']);
 const SHA256 = /^[0-9a-f]{64}$/i;
 
-/** A non-empty string of at most `max` characters that Postgres text and jsonb can hold, or why not. */
+/** `field` and why its value is not storable text of at most `max` characters, or null. */
 function textProblem(value: unknown, field: string, max: number): string | null {
-  if (typeof value !== 'string' || value === '' || value.length > max) return `${field} must be a non-empty string of at most ${max} characters`;
-  // Inlined rather than imported from src/db: workflow code imports no database module. Same rule as db/text.ts.
-  if (value.includes('\u0000')) return `${field} must not contain the NUL character (U+0000)`;
-  if (LONE_SURROGATE.test(value)) return `${field} must be well-formed Unicode (no unpaired UTF-16 surrogate)`;
-  return null;
+  const reason = boundedTextReason(value, max);
+  return reason === null ? null : `${field} ${reason}`;
 }
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
  * The shape the HTTP schema enforces, for reports that arrive through the Temporal client: a malformed output
