@@ -74,6 +74,21 @@ const COMPLETE_AFTER_WORKFLOW_CANCEL = 'complete-after-workflow-cancel';
  */
 const UPDATES_OUTLIVE_WORKFLOW_CANCEL = 'updates-outlive-workflow-cancel';
 
+/**
+ * Before this patch a workflow cancelled while its reservation ran ended CANCELLED: the reservation's local
+ * activity was abandoned, the credits it held stayed held until the hold sweeper's turn, and the id could start
+ * a second run. Since, the reservation is finished by its key (the same hold, or the credits held now) and
+ * released as a cancel by the platform, and the run completes.
+ */
+const RELEASE_WHEN_CANCELLED_WHILE_RESERVING = 'release-when-cancelled-while-reserving';
+
+/**
+ * Before this patch a refused reservation failed the run at once: a local activity's failure arrives as the
+ * ApplicationFailure itself, not wrapped in an ActivityFailure as `refuse` expected. Waiting updates then got
+ * "workflow completed" instead of the refusal, and the run's status and search attribute never said `rejected`.
+ */
+const ANSWER_UNWRAPPED_REFUSALS = 'answer-unwrapped-refusals';
+
 /** Before this patch a progress report's non-numeric `extendDeadlineMs` (e.g. `'600000'`) moved the deadline. */
 const PROGRESS_EXTENSION_NUMBERS_ONLY = 'progress-extension-numbers-only';
 
@@ -94,11 +109,21 @@ export async function generation(input: GenerationInput): Promise<Settlement> {
 
   // The quote and the settlement policy are fixed when the generation starts and kept in its history.
   const startedAtMs = Date.now();
+  const reservationInput = { generation: input, startedAt: new Date(startedAtMs).toISOString() };
   let reserved: ReserveGenerationResult;
   try {
-    reserved = await reserveGeneration({ generation: input, startedAt: new Date(startedAtMs).toISOString() });
+    reserved = await reserveGeneration(reservationInput);
   } catch (err) {
-    return await refuse(run, err);
+    if (!isCancellation(err) || !patched(RELEASE_WHEN_CANCELLED_WHILE_RESERVING)) return await refuse(run, err);
+    // The cancelled activity may have held the credits already (it runs on, unheard): running the reservation
+    // again under its key either answers that hold or makes it, so there is exactly one hold to release.
+    try {
+      reserved = await CancellationScope.nonCancellable(() => reserveGeneration(reservationInput));
+    } catch (refusal) {
+      return await refuse(run, refusal);
+    }
+    run.workflowCancelled = true;
+    run.verdict ??= { kind: 'cancel' };
   }
   markReserved(run, reserved, startedAtMs);
 
@@ -285,16 +310,23 @@ async function awaitVerdict(run: Run): Promise<SettlementReason> {
 
 /** The reservation was refused: record why, answer waiting callers, and fail the run (so the same id may retry). */
 async function refuse(run: Run, err: unknown): Promise<never> {
-  const failure = err instanceof Error && 'cause' in err && err.cause instanceof ApplicationFailure ? err.cause : undefined;
+  const failure = refusalIn(err);
   if (!failure?.type) throw err;
+  if (failure === err && !patched(ANSWER_UNWRAPPED_REFUSALS)) throw err;
   const details = (failure.details?.[0] ?? {}) as { shortfallCredits?: number };
   run.state.rejection = { code: failure.type, message: failure.message, shortfallCredits: details.shortfallCredits };
   run.state.phase = 'rejected';
   upsertSearchAttributes([{ key: generationStatusKey, value: 'rejected' }]);
   run.decided.resolve();
   run.finished.resolve();
-  await condition(allHandlersFinished);
+  await handlersFinished(run);
   throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true, details: [run.state.rejection] });
+}
+
+/** A local activity's business refusal is its ApplicationFailure itself; an activity's is the cause of an ActivityFailure. */
+function refusalIn(err: unknown): ApplicationFailure | undefined {
+  if (err instanceof ApplicationFailure) return err;
+  return err instanceof Error && 'cause' in err && err.cause instanceof ApplicationFailure ? err.cause : undefined;
 }
 
 function describeVerdict(verdict: ReceivedVerdict): string {

@@ -13,6 +13,7 @@ import {
   awaitReservationUpdate, generationStateQuery, generationWorkflowId, reportOutcomeUpdate, reportProgressSignal,
   type GenerationInput, type OutcomeReport, type Reservation,
 } from '../../src/workflows/generation-contract';
+import { generationStatusKey } from '../../src/workflows/search-attributes';
 import { useGenerationSuite } from '../support/generation-suite';
 
 const MINUTE_MS = 60_000;
@@ -61,12 +62,11 @@ function startDirectly(input: unknown, workflowKey: string): Promise<Reservation
 async function expectRefusedWithNothingLeft(input: unknown, workflowKey: string, walletId: string, type: string) {
   const journalBefore = (await listJournal(suite.pool, { walletId })).entries.length;
   await withWorker(async () => {
-    // The update fails with the refusal or, when the run closed in the same task, with
-    // AcceptedUpdateCompletedWorkflow (README, "Driving a generation with the Temporal client"); the run says why.
-    const refusal = await within(startDirectly(input, workflowKey)).then(() => undefined, (err: unknown) => err);
-    expect([type, 'AcceptedUpdateCompletedWorkflow']).toContain((refusal as { cause?: { type?: string } } | undefined)?.cause?.type);
+    // The run answers the waiting update with the refusal before it fails with it, and says so in its status.
+    await expect(within(startDirectly(input, workflowKey))).rejects.toMatchObject({ cause: { type, nonRetryable: true } });
     const handle = suite.harness.env.client.workflow.getHandle(generationWorkflowId(workflowKey));
     await expect(within(handle.result())).rejects.toMatchObject({ cause: { type, nonRetryable: true } });
+    expect((await handle.describe()).typedSearchAttributes.get(generationStatusKey)).toBe('rejected');
   });
   expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
   expect((await listJournal(suite.pool, { walletId })).entries.length).toBe(journalBefore);

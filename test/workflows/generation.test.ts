@@ -236,6 +236,7 @@ describe('refusals and repeats', () => {
       expect(refusal).toMatchObject({ code: 'InsufficientCredits', details: { shortfallCredits: 5 } });
       expect(await balanceOf(walletId)).toEqual({ available: 5, held: 0 });
       expect((await listJournal(suite.pool, { walletId })).entries.length).toBe(journalBefore);
+      await recordPath('insufficient-refused', input.generationId);
       await grantLot(suite.pool, { walletId, kind: 'promotional', amountCredits: 20, idempotencyKey: randomUUID() });
       const retried = await startGeneration(suite.deps, input);
       expect(retried.status).toBe('reserved');
