@@ -211,8 +211,12 @@ function closeActivity(engine: Engine, run: Run, act: ActivityState, name: strin
 
 /** A failed or timed-out attempt: retry with backoff, or close the activity for good. */
 function attemptFailed(engine: Engine, run: Run, act: ActivityState, failure: P, timeoutType: string | undefined, identity?: string): void {
-  const decision = computeRetry(engine.now(), act.attempt, act.retryPolicy, failure, act.scheduleToCloseDeadline);
-  if (decision.retryState === 'RETRY_STATE_IN_PROGRESS' && !act.cancelRequested) {
+  // Real server (RetryActivity): once cancellation was requested, a failed attempt is final and its
+  // retry state says so, whatever the retry policy would have decided.
+  const decision = act.cancelRequested
+    ? { retryState: 'RETRY_STATE_CANCEL_REQUESTED', backoffMs: 0 }
+    : computeRetry(engine.now(), act.attempt, act.retryPolicy, failure, act.scheduleToCloseDeadline);
+  if (decision.retryState === 'RETRY_STATE_IN_PROGRESS') {
     clearTimers(act);
     act.lastFailure = failure;
     act.state = 'backoff';
@@ -319,6 +323,9 @@ function failed(engine: Engine, run: Run, act: ActivityState, req: P): P {
 }
 
 function canceled(engine: Engine, run: Run, act: ActivityState, req: P): P {
+  // Real server (ErrActivityTaskNotCancelRequested): an attempt can only be reported canceled after the
+  // workflow asked for it; otherwise the call fails and the attempt keeps running.
+  if (!act.cancelRequested) throw errors.invalidArgument('unable to mark activity as canceled without activity being request canceled first');
   closeActivity(engine, run, act, 'ActivityTaskCanceled', {
     details: req.details,
     latestCancelRequestedEventId: String(act.cancelRequestedEventId ?? 0),

@@ -171,7 +171,12 @@ export function timeoutRun(engine: Engine, run: Run): void {
   if (terminal(run)) return;
   prepareForcedClose(engine, run);
   const timeoutFailure = { message: 'workflow timeout', timeoutFailureInfo: { timeoutType: 'TIMEOUT_TYPE_START_TO_CLOSE' } };
-  const decision = run.retryPolicy ? computeRetry(engine.now(), run.attempt, run.retryPolicy, timeoutFailure, run.executionDeadline) : undefined;
+  // Real server (workflow run timeout task): once the execution deadline has passed the retry state is
+  // TIMEOUT and the retry policy is not even consulted; before it, the retry policy decides.
+  const expired = run.executionDeadline !== undefined && engine.now() >= run.executionDeadline;
+  const decision = expired
+    ? { retryState: 'RETRY_STATE_TIMEOUT', backoffMs: 0 }
+    : run.retryPolicy ? computeRetry(engine.now(), run.attempt, run.retryPolicy, timeoutFailure, run.executionDeadline) : undefined;
   if (decision && decision.retryState === 'RETRY_STATE_IN_PROGRESS') {
     const newRunId = uuid();
     engine.closeRun(run, 'TimedOut', 'WorkflowExecutionTimedOut', { retryState: 'RETRY_STATE_IN_PROGRESS', newExecutionRunId: newRunId });

@@ -20,10 +20,16 @@ export interface RetryDecision { retryState: string; backoffMs: number }
 /**
  * Decides whether attempt `attempt` (1-based) that failed with `failure` is retried.
  * Timeouts are retryable except schedule-to-start / schedule-to-close; an application
- * failure is not when flagged nonRetryable or its type is listed as non-retryable.
+ * failure is not when flagged nonRetryable or its type is listed as non-retryable; canceled and
+ * terminated failures never are.
  */
 export function computeRetry(now: number, attempt: number, rp: P, failure: P, deadline: number | undefined): RetryDecision {
   const none = (retryState: string): RetryDecision => ({ retryState, backoffMs: 0 });
+  // Real server (retrypolicy.IsRetryableFailure): a canceled or terminated failure is never retried,
+  // nor is a server failure flagged non-retryable.
+  if (failure?.canceledFailureInfo || failure?.terminatedFailureInfo || failure?.serverFailureInfo?.nonRetryable) {
+    return none('RETRY_STATE_NON_RETRYABLE_FAILURE');
+  }
   const app = failure?.applicationFailureInfo;
   if (app?.nonRetryable) return none('RETRY_STATE_NON_RETRYABLE_FAILURE');
   const t = failure?.timeoutFailureInfo?.timeoutType;

@@ -20,7 +20,10 @@ export function signalWithStart(engine: Engine, ns: Namespace, req: P): P {
   if (!req.signalName) throw errors.invalidArgument('SignalName is not set on request.');
   const signal = { signalName: req.signalName, input: req.signalInput, identity: req.identity, header: req.header ?? {} };
   const current = engine.currentRun(ns, req.workflowId ?? '');
-  if (current && current.status === 'Running' && req.workflowIdConflictPolicy !== 'WORKFLOW_ID_CONFLICT_POLICY_FAIL' && req.workflowIdConflictPolicy !== 'WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING') {
+  // Real server (MigrateWorkflowIDReusePolicyForRunningWorkflow): reuse policy TERMINATE_IF_RUNNING is
+  // conflict policy TERMINATE_EXISTING, so it restarts a running workflow instead of signalling it.
+  const terminateIfRunning = req.workflowIdReusePolicy === 'WORKFLOW_ID_REUSE_POLICY_TERMINATE_IF_RUNNING';
+  if (current && current.status === 'Running' && !terminateIfRunning && req.workflowIdConflictPolicy !== 'WORKFLOW_ID_CONFLICT_POLICY_FAIL' && req.workflowIdConflictPolicy !== 'WORKFLOW_ID_CONFLICT_POLICY_TERMINATE_EXISTING') {
     engine.addExternal(current, { write: () => engine.append(current, 'WorkflowExecutionSignaled', signal) });
     return { runId: current.runId, started: false };
   }
@@ -42,7 +45,10 @@ export function requestCancelRun(engine: Engine, run: Run, o: { reason?: string;
 }
 
 export function requestCancelWorkflow(engine: Engine, ns: Namespace, req: P): P {
-  const run = engine.findOpenRun(ns, req.workflowExecution);
+  const run = engine.findRun(ns, req.workflowExecution);
+  // Real server (requestcancelworkflow): cancelling a run that already closed is a successful no-op,
+  // not NOT_FOUND (cancellation is idempotent); only a run that does not exist is NOT_FOUND.
+  if (run.status !== 'Running') return {};
   if (req.firstExecutionRunId && run.firstExecutionRunId !== req.firstExecutionRunId) throw errors.workflowNotFound(run.workflowId);
   if (req.requestId && run.requestIds.has(req.requestId)) return {};
   if (req.requestId) run.requestIds.add(req.requestId);

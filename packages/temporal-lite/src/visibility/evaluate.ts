@@ -140,11 +140,27 @@ function textMatch(attr: ResolvedAttribute, value: Literal, negated: boolean): P
 
 type Comparator = (a: VisibilityRecord, b: VisibilityRecord) => number;
 
-/** ORDER BY items, then RunId so that the order is total; without ORDER BY: StartTime DESC, RunId. */
+/**
+ * Without ORDER BY the real server lists open runs first (no CloseTime), then closed ones by CloseTime
+ * DESC, each by StartTime DESC, then RunId: SQL visibility orders by
+ * `coalesce(close_time, '9999-12-31') DESC, start_time DESC, run_id`, Elasticsearch by CloseTime and
+ * StartTime DESC with missing values first.
+ */
+function defaultOrder(a: VisibilityRecord, b: VisibilityRecord): number {
+  const closeA = a.closeTime?.getTime() ?? Infinity;
+  const closeB = b.closeTime?.getTime() ?? Infinity;
+  if (closeA !== closeB) return closeA > closeB ? -1 : 1;
+  const startA = a.startTime.getTime();
+  const startB = b.startTime.getTime();
+  if (startA !== startB) return startA > startB ? -1 : 1;
+  return compareScalars(a.runId, b.runId);
+}
+
+/** ORDER BY items, then RunId so that the order is total; without ORDER BY: the server's default order. */
 export function compileOrder(items: OrderItem[], types: Types): Comparator {
+  if (items.length === 0) return defaultOrder;
   const at = (name: string): NameRef => ({ name, pos: 0 });
-  const chosen = items.length > 0 ? items : [{ attr: at('StartTime'), desc: true }];
-  const keys = [...chosen, { attr: at('RunId'), desc: false }].map((item) => {
+  const keys = [...items, { attr: at('RunId'), desc: false }].map((item) => {
     const attr = resolveAttribute(item.attr, types);
     if (attr.kind === 'Text' || attr.kind === 'KeywordList') {
       throw errorAt(item.attr.pos, `cannot ORDER BY ${attr.kind} search attribute '${attr.name}'`);

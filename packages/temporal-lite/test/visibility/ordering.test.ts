@@ -12,9 +12,12 @@ describe('ordering', () => {
   const c = record({ workflowId: 'c', runId: 'r3', startTime: at('2024-01-01T00:00:03Z'), closeTime: at('2024-01-01T00:01:00Z') });
   const d = record({ workflowId: 'd', runId: 'r0', startTime: at('2024-01-01T00:00:01Z'), closeTime: at('2024-01-01T00:00:30Z') });
 
-  it('defaults to StartTime DESC, then RunId ascending', () => {
-    expect(sortBy('', [a, b, c, d])).toEqual(['c', 'b', 'a', 'd']);
-    expect(sortBy("WorkflowId != 'zzz'", [d, c, b, a])).toEqual(['c', 'b', 'a', 'd']);
+  it('defaults to open runs first, then CloseTime DESC, StartTime DESC, RunId ascending (as the real server)', () => {
+    expect(sortBy('', [a, b, c, d])).toEqual(['b', 'a', 'c', 'd']);
+    expect(sortBy("WorkflowId != 'zzz'", [d, c, b, a])).toEqual(['b', 'a', 'c', 'd']);
+    // A closed run that started last still comes after every open run, and closed runs go by close time.
+    const e = record({ workflowId: 'e', runId: 'r4', startTime: at('2024-01-01T00:00:09Z'), closeTime: at('2024-01-01T00:00:10Z') });
+    expect(sortBy('', [e, d, c, b, a])).toEqual(['b', 'a', 'c', 'd', 'e']);
   });
 
   it('orders by the given fields and directions, RunId breaking ties', () => {
