@@ -7,7 +7,6 @@ import { ApiKeyCache } from './auth/key-cache';
 import type { AppDeps } from './deps';
 import { ApiError, toErrorResponse } from './errors';
 import { mountRoute } from './mount';
-import { keepRawBody } from './request-input';
 import { buildOpenApiDocument } from './openapi';
 import { ROUTES } from './routes';
 
@@ -35,8 +34,7 @@ export function createApp(appDeps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple'); // no nested objects from ?a[b]=c: query schemas expect flat strings
   app.use(requestLog(deps));
-  // The raw text is kept for the one check JSON.parse makes impossible afterwards (request-input.ts).
-  app.use(express.json({ limit: '100kb', strict: true, verify: (req, _res, body) => keepRawBody(req, body) }));
+  // No body parser here: mount.ts reads a route's JSON body once the caller is authorized (request-input.ts).
 
   const openApiDocument = buildOpenApiDocument(ROUTES);
   app.get('/openapi.json', (_req, res) => {
@@ -51,7 +49,7 @@ export function createApp(appDeps: AppDeps): express.Express {
     const { status, body } = toErrorResponse(new ApiError('NotFound', `no route ${req.method} ${req.path}`), deps.logger);
     res.status(status).json(body);
   });
-  // Four arguments: Express's signature for error handlers (here: body-parser failures before any route).
+  // Four arguments: Express's signature for error handlers (here: a path the router cannot decode).
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const { status, body } = toErrorResponse(error, deps.logger);
     res.status(status).json(body);

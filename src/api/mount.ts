@@ -1,7 +1,7 @@
 /**
- * Turns a RouteSpec into an Express handler: authenticate → authorize → edge checks of the input → (POST)
- * idempotency → validate request → handler → validate response → wallet headers → send. Every failure
- * becomes the one error shape.
+ * Turns a RouteSpec into an Express handler: authenticate → authorize → read the JSON body → edge checks of
+ * the input → validate request → (POST) idempotency → handler → validate response → wallet headers → send.
+ * Every failure becomes the one error shape.
  */
 import type { Request, Response, Router } from 'express';
 import type { z } from 'zod';
@@ -12,7 +12,7 @@ import type { AppDeps } from './deps';
 import { ApiError, toErrorResponse, validationError } from './errors';
 import { DEFAULT_IDEMPOTENCY_OPTIONS, ledgerKeyFor, runIdempotent } from './idempotency/run';
 import type { StoredResponse } from './idempotency/store';
-import { checkRequestInput, rawBodyOf } from './request-input';
+import { checkRequestInput, rawBodyOf, readJsonBody } from './request-input';
 import type { RouteContext, RouteSpec } from './route';
 import { IdempotencyKey } from './schemas/common';
 import { currentWalletHeaders, walletHeaders, type WalletTotals } from './wallet-headers';
@@ -36,18 +36,24 @@ function requireIdempotencyKey(req: Request): string {
   return parsed.data;
 }
 
+/** The request's parts as its schemas parsed them. */
+interface ParsedInput {
+  params: unknown;
+  query: unknown;
+  body: unknown;
+}
+
 interface Execution {
   spec: RouteSpec;
   deps: AppDeps;
-  req: Request;
-  /** Parsed before idempotency: the record names the route by them. */
-  params: unknown;
+  /** Parsed before idempotency: the record names the route by the parameters. */
+  input: ParsedInput;
   principal: Principal | null;
   ledgerIdempotencyKey: string | null;
   logger: Logger;
 }
 
-/** Runs validation + handler; never throws: errors become error responses (with wallet headers if known). */
+/** Runs the handler and checks its response; never throws: errors become error responses (with wallet headers if known). */
 async function execute(x: Execution): Promise<StoredResponse> {
   let walletId: string | null = null;
   let knownTotals: WalletTotals | null = null;
@@ -55,9 +61,7 @@ async function execute(x: Execution): Promise<StoredResponse> {
   let response: StoredResponse;
   try {
     const ctx: RouteContext<unknown, unknown, unknown> = {
-      params: x.params,
-      query: parsePart(x.spec.query, x.req.query, 'query'),
-      body: parsePart(x.spec.body, x.req.body, ''),
+      ...x.input,
       principal: x.principal,
       deps: x.deps,
       logger: x.logger,
@@ -95,8 +99,11 @@ async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Respons
     // For the request log line: who called (never the key itself).
     if (principal) res.locals['principal'] = { keyId: principal.keyId, role: principal.role };
     if (principal) authorize(principal, spec.access);
-    // Before any schema, hash or handler: strings Postgres cannot store and too-deep bodies are a 400 here.
+    // Only now, and only where a route reads one: a caller without the right gets 401/403, never an answer
+    // about a body it had no right to send; and a GET's body is never read.
     const readsBody = spec.body !== undefined || spec.method === 'post';
+    if (readsBody) await readJsonBody(req, res);
+    // Before any schema, hash or handler: strings Postgres cannot store and too-deep bodies are a 400 here.
     checkRequestInput({
       params: spec.params ? req.params : undefined,
       query: spec.query ? req.query : undefined,
@@ -104,14 +111,21 @@ async function handle(spec: RouteSpec, deps: AppDeps, req: Request, res: Respons
       rawBody: readsBody ? rawBodyOf(req) : undefined,
     });
     const params = parsePart(spec.params, req.params, 'path');
-    if (spec.method !== 'post' || !principal) {
-      return await execute({ spec, deps, req, params, principal, ledgerIdempotencyKey: null, logger });
+    const idempotencyKey = spec.method === 'post' && principal ? requireIdempotencyKey(req) : null;
+    // Validated before the Idempotency-Key is claimed: a request its schemas refuse leaves nothing behind (like
+    // one refused at the edge), so the client's corrected request under the same key runs instead of being a
+    // 409 conflict with the refusal. Refusing it again needs no record: the same input gets the same 400.
+    const input: ParsedInput = {
+      params, query: parsePart(spec.query, req.query, 'query'), body: parsePart(spec.body, req.body, ''),
+    };
+    if (idempotencyKey === null || !principal) {
+      return await execute({ spec, deps, input, principal, ledgerIdempotencyKey: null, logger });
     }
-    const scope = { principalId: principal.keyId, idempotencyKey: requireIdempotencyKey(req) };
+    const scope = { principalId: principal.keyId, idempotencyKey };
     const outcome = await runIdempotent(
       deps.pool,
       { scope, route: idempotencyRoute(spec, params), body: req.body, logger },
-      () => execute({ spec, deps, req, params, principal, ledgerIdempotencyKey: ledgerKeyFor(scope), logger }),
+      () => execute({ spec, deps, input, principal, ledgerIdempotencyKey: ledgerKeyFor(scope), logger }),
       { ...DEFAULT_IDEMPOTENCY_OPTIONS, ...deps.idempotency },
       spec.redactForReplay ? redactWith(spec.redactForReplay) : undefined,
     );

@@ -57,11 +57,18 @@ function responseHeaders(spec: RouteSpec, status: number): Headers | undefined {
   return Object.keys(headers).length > 0 ? headers : undefined;
 }
 
+/**
+ * The error statuses a route can answer, and no others: 400 only if it takes some input (a POST at least its
+ * Idempotency-Key); 413 and 415 where a body is read (mount.ts); 404 only where the route says so (an
+ * organization, for one, is just an id and never missing).
+ */
 function errorResponses(spec: RouteSpec): RouteConfig['responses'] {
-  const statuses = new Set<number>([400, 500, ...(spec.errorStatuses ?? [])]);
+  const statuses = new Set<number>([500, ...(spec.errorStatuses ?? [])]);
+  const readsBody = spec.body !== undefined || spec.method === 'post';
+  if (readsBody || spec.params || spec.query) statuses.add(ERROR_STATUS.ValidationError);
   if (spec.access !== 'public') [401, 403].forEach((s) => statuses.add(s));
-  if (spec.path.includes(':id')) statuses.add(404);
-  if (spec.method === 'post') [ERROR_STATUS.IdempotencyConflict, ERROR_STATUS.UnsupportedMediaType].forEach((s) => statuses.add(s));
+  if (readsBody) [ERROR_STATUS.PayloadTooLarge, ERROR_STATUS.UnsupportedMediaType].forEach((s) => statuses.add(s));
+  if (spec.method === 'post') statuses.add(ERROR_STATUS.IdempotencyConflict);
   const responses: RouteConfig['responses'] = {};
   for (const status of [...statuses].sort()) {
     responses[status] = {
@@ -91,7 +98,8 @@ function register(registry: OpenAPIRegistry, spec: RouteSpec): void {
       params: spec.params as z.ZodObject | undefined,
       query: spec.query as z.ZodObject | undefined,
       headers: spec.method === 'post' ? IdempotencyHeaders : undefined,
-      body: spec.body ? { content: { 'application/json': { schema: spec.body } } } : undefined,
+      // Required: every body schema is an object, so a request without one is a 400 (OpenAPI's default is optional).
+      body: spec.body ? { required: true, content: { 'application/json': { schema: spec.body } } } : undefined,
     },
     responses: {
       [spec.successStatus]: success(spec.successStatus),
@@ -107,6 +115,12 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[]): ReturnType<O
     type: 'http', scheme: 'bearer', description: 'API key: Authorization: Bearer <key>',
   });
   for (const spec of routes) register(registry, spec);
+  // Served by app.ts, not a RouteSpec: listed too, so the document names every route there is.
+  registry.registerPath({
+    method: 'get', path: '/openapi.json', summary: 'This OpenAPI document', tags: ['operations'], security: [],
+    description: 'Roles: public.',
+    responses: { 200: { description: 'The OpenAPI 3.0 document', content: { 'application/json': { schema: { type: 'object' } } } } },
+  });
   return new OpenApiGeneratorV3(registry.definitions).generateDocument({
     openapi: '3.0.3',
     info: { title: 'Credits API', version: '1.0.0', description: 'Credit system of an AI image/video generation platform' },

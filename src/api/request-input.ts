@@ -7,6 +7,7 @@
  * literal has a fraction that JSON.parse rounds away (`1.0000000000000001` → 1) is refused wherever it is: the
  * schemas would see a whole number the client did not send. One 400 names each field.
  */
+import express, { type Request, type Response } from 'express';
 import { unstorableTextReason } from '../db/text';
 import { ApiError, type FieldIssue } from './errors';
 import { roundedNumberLiterals } from './json-literals';
@@ -66,7 +67,7 @@ class Walk {
   }
 }
 
-/** The body's text as received, kept by the JSON parser (app.ts) for the literal check. */
+/** The body's text as received, kept by the JSON parser (readJsonBody) for the literal check. */
 const rawBodies = new WeakMap<object, Buffer>();
 
 export function keepRawBody(req: object, body: Buffer): void {
@@ -75,6 +76,21 @@ export function keepRawBody(req: object, body: Buffer): void {
 
 export function rawBodyOf(req: object): Buffer | undefined {
   return rawBodies.get(req);
+}
+
+const jsonParser = express.json({ limit: '100kb', strict: true, verify: (req, _res, body) => keepRawBody(req, body) });
+
+/**
+ * Reads a JSON body into req.body — called by mount.ts only for routes that read one, and only once the
+ * caller is authenticated and authorized: an anonymous or unauthorized request is answered 401/403 without
+ * its body being read (not 400 or 413 about a body it had no right to send), and a GET's body is never read
+ * (a malformed one there cannot turn the answer into a 400). Its failures (invalid JSON, too large, a
+ * foreign charset or Content-Encoding) reject with body-parser's errors, which errors.ts maps.
+ */
+export function readJsonBody(req: Request, res: Response): Promise<void> {
+  return new Promise((resolve, reject) => {
+    jsonParser(req, res, (error?: unknown) => (error === undefined ? resolve() : reject(error)));
+  });
 }
 
 export interface RequestInput {

@@ -38,6 +38,7 @@ export const revokeApiKeyRoute = defineRoute({
   access: ['admin'],
   params: ApiKeyIdParams,
   successStatus: 200,
+  errorStatuses: [404],
   response: RevokedApiKeyResponse,
   async handler({ params, principal, deps }) {
     // Revoking the key in use would lock the caller out mid-request; make them use another admin key.

@@ -29,6 +29,7 @@ export const balanceRoute = defineRoute({
   params: WalletIdParams,
   successStatus: 200,
   balanceHeaders: true,
+  errorStatuses: [404],
   response: BalanceResponse,
   async handler({ params, principal, deps, aboutWallet }) {
     assertWalletVisible(principal!, params.id);

@@ -103,7 +103,7 @@ export const startGenerationRoute = defineRoute({
 export const reportOutcomeRoute = defineRoute({
   method: 'post', path: '/v1/generations/:id/outcome', tag: 'generations', access: SERVICES,
   summary: "Report a generation's outcome; answers with its settlement (the same for a repeated report)",
-  params: GenerationIdParams, body: OutcomeBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409], balanceHeaders: true,
+  params: GenerationIdParams, body: OutcomeBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409, 503], balanceHeaders: true,
   async handler({ params, body, deps, aboutWallet }) {
     // Only services and admins reach this route, and they see every generation: no visibility read needed.
     return await settleAboutWallet(deps, params.id, aboutWallet, () => reportOutcome(serviceDeps(deps), params.id, body));
@@ -113,7 +113,7 @@ export const reportOutcomeRoute = defineRoute({
 export const reportProgressRoute = defineRoute({
   method: 'post', path: '/v1/generations/:id/progress', tag: 'generations', access: SERVICES,
   summary: 'Report progress; may push the outcome deadline back (up to the feature cap)',
-  params: GenerationIdParams, body: ProgressBody, successStatus: 200, response: ProgressResponse, errorStatuses: [404, 409],
+  params: GenerationIdParams, body: ProgressBody, successStatus: 200, response: ProgressResponse, errorStatuses: [404, 409, 503],
   async handler({ params, body, deps }) {
     await reportProgress(serviceDeps(deps), params.id, body);
     return { generationId: params.id, accepted: true as const };
@@ -123,7 +123,7 @@ export const reportProgressRoute = defineRoute({
 export const cancelGenerationRoute = defineRoute({
   method: 'post', path: '/v1/generations/:id/cancel', tag: 'generations', access: SERVICES,
   summary: 'Cancel a generation before its outcome: its credits are released',
-  params: GenerationIdParams, body: CancelBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409], balanceHeaders: true,
+  params: GenerationIdParams, body: CancelBody, successStatus: 200, response: SettlementResponse, errorStatuses: [404, 409, 503], balanceHeaders: true,
   async handler({ params, body, deps, aboutWallet }) {
     return await settleAboutWallet(deps, params.id, aboutWallet, () => cancelGeneration(serviceDeps(deps), params.id, body));
   },

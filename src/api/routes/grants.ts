@@ -16,6 +16,7 @@ export const grantRoute = defineRoute({
   body: GrantBody,
   successStatus: 201,
   balanceHeaders: true,
+  errorStatuses: [404],
   response: GrantResponse,
   async handler({ params, body, principal, deps, ledgerIdempotencyKey, aboutWallet }) {
     // Declared first so a refused grant still tells the client the balance it was refused against.

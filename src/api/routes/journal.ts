@@ -32,6 +32,7 @@ export const journalRoute = defineRoute({
   query: JournalQuery,
   successStatus: 200,
   balanceHeaders: true,
+  errorStatuses: [404],
   response: JournalResponse,
   async handler({ params, query, principal, deps, aboutWallet }) {
     assertWalletVisible(principal!, params.id);

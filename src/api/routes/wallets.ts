@@ -44,6 +44,7 @@ export const getWalletRoute = defineRoute({
   params: WalletIdParams,
   successStatus: 200,
   balanceHeaders: true,
+  errorStatuses: [404],
   response: WalletResponse,
   async handler({ params, principal, deps, aboutWallet }) {
     assertWalletVisible(principal!, params.id);

@@ -22,12 +22,15 @@ export const CreditCount = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 export const CreditDelta = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
 
 /**
- * An ISO 8601 instant with an offset. The offset may carry a 9999-12-31 date into year 10000 (UTC), which
- * toISOString writes as `+010000-…` and Postgres refuses (a 500): such instants are refused here instead.
+ * An ISO 8601 instant with an offset, within years 1–9999 UTC. The offset may carry a 9999-12-31 date into
+ * year 10000, which toISOString writes as `+010000-…` and Postgres refuses (a 500); and the format allows
+ * year 0000 (or carries 0001-01-01 there), which Postgres has no year for (the ledger would refuse it as
+ * InvalidInput, not as the field the client sent). Both are refused here, naming the field.
  */
 export const Timestamp = z.iso
   .datetime({ offset: true })
   .refine((value) => new Date(value).getUTCFullYear() <= 9999, { error: 'must be at most 9999-12-31T23:59:59.999Z' })
+  .refine((value) => new Date(value).getUTCFullYear() >= 1, { error: 'must be at least 0001-01-01T00:00:00.000Z' })
   .meta({ example: '2026-11-21T05:30:00.000Z' });
 
 /**
