@@ -41,14 +41,17 @@ export function createApp(appDeps: AppDeps): express.Express {
     res.json(openApiDocument);
   });
 
-  const router = express.Router();
-  for (const spec of ROUTES) mountRoute(router, spec, deps);
-  app.use(router);
-
-  app.use((req: Request, res: Response) => {
+  const notFound = (req: Request, res: Response) => {
     const { status, body } = toErrorResponse(new ApiError('NotFound', `no route ${req.method} ${req.path}`), deps.logger);
     res.status(status).json(body);
-  });
+  };
+  const router = express.Router();
+  for (const spec of ROUTES) mountRoute(router, spec, deps);
+  // The 404 is the router's last handler, not the app's: a router that leaves an OPTIONS unanswered replies
+  // itself (200 text/plain listing the path's methods, unauthenticated, outside the error shape). The API has
+  // no browser clients (no CORS), so OPTIONS is a method no route has: 404, like PUT on a known path.
+  router.use(notFound);
+  app.use(router);
   // Four arguments: Express's signature for error handlers (here: a path the router cannot decode).
   app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const { status, body } = toErrorResponse(error, deps.logger);

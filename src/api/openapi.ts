@@ -19,7 +19,8 @@ const IdempotencyHeaders = z.object({
 const STATUS_TEXT: Record<number, string> = {
   400: 'Invalid request (ValidationError names each field)', 401: 'Missing or invalid API key',
   402: 'Insufficient credits', 403: 'Role not allowed', 404: 'Not found', 409: 'Conflict',
-  413: 'Body too large', 415: 'Unsupported charset or Content-Encoding', 422: 'Refused by the ledger',
+  413: 'Body too large', 422: 'Refused by the ledger',
+  415: 'Body not sent as Content-Type: application/json, or an unsupported charset or Content-Encoding',
   500: 'Internal error (masked)', 503: 'Unavailable',
 };
 
@@ -98,8 +99,11 @@ function register(registry: OpenAPIRegistry, spec: RouteSpec): void {
       params: spec.params as z.ZodObject | undefined,
       query: spec.query as z.ZodObject | undefined,
       headers: spec.method === 'post' ? IdempotencyHeaders : undefined,
-      // Required: every body schema is an object, so a request without one is a 400 (OpenAPI's default is optional).
-      body: spec.body ? { required: true, content: { 'application/json': { schema: spec.body } } } : undefined,
+      // A request without a body is read as {} (request-input.ts): the body is required exactly when the
+      // schema refuses {}, i.e. when some field is required (OpenAPI's default is optional).
+      body: spec.body
+        ? { required: !spec.body.safeParse({}).success, content: { 'application/json': { schema: spec.body } } }
+        : undefined,
     },
     responses: {
       [spec.successStatus]: success(spec.successStatus),

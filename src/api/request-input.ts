@@ -80,17 +80,42 @@ export function rawBodyOf(req: object): Buffer | undefined {
 
 const jsonParser = express.json({ limit: '100kb', strict: true, verify: (req, _res, body) => keepRawBody(req, body) });
 
+/** The one media type a body may have (parameters aside: a charset other than UTF-8 is refused by the parser). */
+const isJsonMediaType = (contentType: string) => contentType.split(';', 1)[0]!.trim().toLowerCase() === 'application/json';
+
+/** No body at all: neither framed (Transfer-Encoding) nor announced with a length other than 0. */
+function hasNoBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || /^0+$/.test(length));
+}
+
+function notJson(): ApiError {
+  return new ApiError('UnsupportedMediaType', 'the request body must be JSON, sent with Content-Type: application/json');
+}
+
 /**
  * Reads a JSON body into req.body — called by mount.ts only for routes that read one, and only once the
  * caller is authenticated and authorized: an anonymous or unauthorized request is answered 401/403 without
  * its body being read (not 400 or 413 about a body it had no right to send), and a GET's body is never read
  * (a malformed one there cannot turn the answer into a 400). Its failures (invalid JSON, too large, a
  * foreign charset or Content-Encoding) reject with body-parser's errors, which errors.ts maps.
+ *
+ * A body that is not declared JSON is a 415 (the parser would skip it, leaving the schema to say "expected
+ * object, received undefined"), and so is a declared non-JSON type even on an empty body: the client said it
+ * sends something else. No body at all is read as `{}`, as body-parser already reads an empty JSON body: a
+ * route whose fields are all optional (cancel, progress) takes it, any other names its required fields.
  */
-export function readJsonBody(req: Request, res: Response): Promise<void> {
-  return new Promise((resolve, reject) => {
+export async function readJsonBody(req: Request, res: Response): Promise<void> {
+  const contentType = req.headers['content-type'];
+  if (contentType !== undefined && !isJsonMediaType(contentType)) throw notJson();
+  await new Promise<void>((resolve, reject) => {
     jsonParser(req, res, (error?: unknown) => (error === undefined ? resolve() : reject(error)));
   });
+  if (req.body !== undefined) return;
+  // Left unread by the parser: no body at all, or one it would not take as JSON (no Content-Type, or one
+  // whose parameters it cannot parse).
+  if (!hasNoBody(req)) throw notJson();
+  req.body = {};
 }
 
 export interface RequestInput {

@@ -58,7 +58,7 @@ describe('a request its schema refuses claims no Idempotency-Key', () => {
     const body = JSON.stringify({ ownerType: 'user', ownerId: `u-${key}` });
     const headers = { Authorization: `Bearer ${t.adminKey}`, 'Idempotency-Key': key };
     const refused = await postRaw('/v1/wallets', body, { ...headers, 'Content-Type': 'text/plain' });
-    expect(refused.status).toBe(400);
+    expectError(refused, 415, 'UnsupportedMediaType');
     const fixed = await postRaw('/v1/wallets', body, { ...headers, 'Content-Type': 'application/json' });
     expect(fixed.status).toBe(201);
   });
@@ -112,6 +112,71 @@ describe('who is calling comes before what the body says', () => {
     expectError(await postRaw('/v1/wallets', badJson, headers), 400, 'ValidationError');
     const big = JSON.stringify({ ownerType: 'user', ownerId: 'x'.repeat(200_000) });
     expectError(await postRaw('/v1/wallets', big, { ...headers, 'Idempotency-Key': idem() }), 413, 'PayloadTooLarge');
+  });
+});
+
+describe('a body is JSON, or nothing at all', () => {
+  const json = JSON.stringify({ ownerType: 'user', ownerId: 'u-media-type' });
+  const admin = () => ({ Authorization: `Bearer ${t.adminKey}`, 'Idempotency-Key': idem() });
+
+  it.each([
+    ['text/plain', 'text/plain'],
+    ['form-encoded', 'application/x-www-form-urlencoded'],
+    ['no Content-Type', undefined],
+    ['a JSON-like type', 'application/json-patch+json'],
+    ['an unparseable type', 'application/json garbage'],
+  ])('a body sent as %s → 415 UnsupportedMediaType saying application/json; no claim', async (_label, contentType) => {
+    const claims = await countClaims();
+    // A Buffer: supertest sets no Content-Type of its own for one.
+    const req = request(t.app).post('/v1/wallets').set(admin());
+    if (contentType !== undefined) req.set('Content-Type', contentType);
+    const res = await req.send(Buffer.from(json));
+    expectError(res, 415, 'UnsupportedMediaType');
+    expect(res.body.error.message).toMatch(/application\/json/);
+    expect(await countClaims()).toBe(claims);
+  });
+
+  it('application/json with a charset or in capitals is JSON', async () => {
+    for (const contentType of ['application/json; charset=utf-8', 'Application/JSON']) {
+      const res = await postRaw('/v1/wallets', JSON.stringify({ ownerType: 'user', ownerId: `u-${idem()}` }), { ...admin(), 'Content-Type': contentType });
+      expect(res.status).toBe(201);
+    }
+  });
+
+  it('a declared non-JSON type with an empty body → 415 too (the client said it sends something else)', async () => {
+    const res = await request(t.app).post('/v1/generations/gen-1/cancel').set(admin()).set('Content-Type', 'text/plain').send(Buffer.alloc(0));
+    expectError(res, 415, 'UnsupportedMediaType');
+  });
+
+  it('no body at all reads as {}: a route whose fields are all optional runs (cancel, progress reach the service)', async () => {
+    for (const command of ['cancel', 'progress']) {
+      // Without a Temporal client the command answers 503: the request got past its body.
+      expectError(await request(t.app).post(`/v1/generations/gen-1/${command}`).set(admin()), 503, 'ServiceUnavailable');
+      const empty = await request(t.app).post(`/v1/generations/gen-1/${command}`).set(admin()).set('Content-Type', 'application/json').send('');
+      expectError(empty, 503, 'ServiceUnavailable');
+    }
+  });
+
+  it('no body at all on a route with required fields → 400 naming each of them', async () => {
+    const walletId = await createWallet(t);
+    const res = await request(t.app).post(`/v1/wallets/${walletId}/grants`).set(admin());
+    expectError(res, 400, 'ValidationError');
+    expect(res.body.error.details.fields.map((f: { path: string }) => f.path)).toEqual(['kind', 'amountCredits']);
+  });
+});
+
+describe('OPTIONS and methods a path does not have', () => {
+  it.each([
+    ['OPTIONS', '/v1/wallets'],
+    ['OPTIONS', '/v1/generations/gen-1/cancel'],
+    ['OPTIONS', '/openapi.json'],
+    ['PUT', '/v1/wallets'],
+    ['PATCH', '/v1/wallets/abc'],
+  ])('%s %s → 404 NotFound in the error shape, like any route there is not', async (method, path) => {
+    const res = await request(t.app)[method.toLowerCase() as 'options' | 'put' | 'patch'](path);
+    expectError(res, 404, 'NotFound');
+    expect(res.headers['content-type']).toMatch(/^application\/json/);
+    expect(res.headers['allow']).toBeUndefined();
   });
 });
 
@@ -186,14 +251,20 @@ describe('the OpenAPI document lists what the routes answer', () => {
     expect(paths['/v1/wallets/{id}']!.get!.responses).toHaveProperty(['400']);
   });
 
-  it('a POST without a body is a 400, so every request body is documented as required', async () => {
+  it('a POST without a body reads as {}: its body is documented as required exactly when {} is refused', async () => {
     const walletId = await createWallet(t);
     const noBody = await request(t.app).post(`/v1/wallets/${walletId}/grants`).set('Authorization', `Bearer ${t.adminKey}`).set('Idempotency-Key', idem());
     expectError(noBody, 400, 'ValidationError');
     const paths = (await request(t.app).get('/openapi.json')).body.paths as Record<string, Record<string, { requestBody?: { required?: boolean } }>>;
+    const optional = ['/v1/generations/{id}/cancel', '/v1/generations/{id}/progress'];
     for (const [path, methods] of Object.entries(paths)) {
-      if (methods.post) expect([path, methods.post.requestBody?.required]).toEqual([path, true]);
+      if (methods.post) expect([path, methods.post.requestBody?.required]).toEqual([path, !optional.includes(path)]);
     }
+  });
+
+  it('415 is documented as a body that is not JSON', async () => {
+    const paths = (await request(t.app).get('/openapi.json')).body.paths as Record<string, Record<string, { responses: Record<string, { description: string }> }>>;
+    expect(paths['/v1/wallets']!.post!.responses['415']!.description).toMatch(/application\/json/);
   });
 
   it('documents itself', async () => {

@@ -127,6 +127,39 @@ describe('POST /v1/wallets/:id/grants', () => {
     expect(await journalCount(t, walletId)).toBe(0);
   });
 
+  // The expiry comes from one input at most, and only one the kind has: the ledger would otherwise ignore the
+  // rest without a word (expiresAt wins over all, validityDays over the kind's rule).
+  const inFuture = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+  it.each([
+    ['periodEnd on a purchase', { kind: 'purchased', periodEnd: inFuture(10) }, 'periodEnd'],
+    ['periodEnd on a bulk grant', { kind: 'bulk', periodEnd: inFuture(10) }, 'periodEnd'],
+    ['bulkPackages on a purchase', { kind: 'purchased', bulkPackages: 3 }, 'bulkPackages'],
+    ['bulkPackages on a membership', { kind: 'membership', bulkPackages: 3 }, 'bulkPackages'],
+    ['validityDays with expiresAt', { kind: 'purchased', expiresAt: inFuture(3), validityDays: 30 }, 'validityDays'],
+    ['periodEnd with expiresAt', { kind: 'membership', expiresAt: inFuture(3), periodEnd: inFuture(10) }, 'periodEnd'],
+    ['bulkPackages with expiresAt', { kind: 'bulk', expiresAt: inFuture(3), bulkPackages: 2 }, 'bulkPackages'],
+    ['periodEnd with validityDays', { kind: 'membership', validityDays: 5, periodEnd: inFuture(10) }, 'periodEnd'],
+    ['bulkPackages with validityDays', { kind: 'bulk', validityDays: 5, bulkPackages: 2 }, 'bulkPackages'],
+  ])('%s → 400 naming the field, nothing written', async (_label, validity, field) => {
+    const walletId = await createWallet(t);
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, { amountCredits: 10, ...validity });
+    expectError(res, 400, 'ValidationError');
+    expect(res.body.error.details.fields).toEqual([{ path: field, reason: expect.any(String) }]);
+    expect(await journalCount(t, walletId)).toBe(0);
+  });
+
+  it.each([
+    ['periodEnd on a membership', { kind: 'membership', periodEnd: inFuture(10) }, 10],
+    ['bulkPackages on a bulk grant', { kind: 'bulk', bulkPackages: 2 }, null],
+    ['validityDays on any kind', { kind: 'membership', validityDays: 5 }, 5],
+    ['validityDays on a refund lot', { kind: 'refund', validityDays: 7 }, 7],
+  ])('%s is taken', async (_label, validity, days) => {
+    const walletId = await createWallet(t);
+    const res = await post(t, `/v1/wallets/${walletId}/grants`, { amountCredits: 10, ...validity });
+    expect(res.status).toBe(201);
+    if (days !== null) expect((Date.parse(res.body.expiresAt) - Date.parse(res.body.grantedAt)) / 86_400_000).toBeCloseTo(days, 0);
+  });
+
   it('an expiry in the past is refused by the ledger (400), nothing written', async () => {
     const walletId = await createWallet(t);
     const res = await post(t, `/v1/wallets/${walletId}/grants`, {

@@ -78,6 +78,24 @@ describe('GET /v1/wallets/:id/journal', () => {
     expect(res.body.error.details.fields.map((f: { path: string }) => f.path)).toContain(field);
   });
 
+  // A number in a query is a plain decimal integer: other spellings would be read as some number the client
+  // may not have meant (0x10 → 16), or, like 05, are not how a number is written.
+  it.each(['0x10', '1e1', '%205', '5%20', '5.0', '%2B5', '05', '-5', '', '5,6', '５'])('limit=%s → 400 naming query.limit', async (limit) => {
+    const walletId = await createWallet(t);
+    const res = await get(t, `/v1/wallets/${walletId}/journal?limit=${limit}`);
+    expectError(res, 400, 'ValidationError');
+    expect(res.body.error.details.fields).toEqual([{ path: 'query.limit', reason: expect.stringMatching(/decimal integer|between|at (least|most)|expected/) }]);
+  });
+
+  it('a repeated limit → 400 naming query.limit; a plain one (1, 500) is taken', async () => {
+    const walletId = await createWallet(t);
+    expectError(await get(t, `/v1/wallets/${walletId}/journal?limit=5&limit=6`), 400, 'ValidationError');
+    for (const limit of ['1', '500']) expect((await get(t, `/v1/wallets/${walletId}/journal?limit=${limit}`)).status).toBe(200);
+    // Still documented as the integer it is.
+    const parameters = (await get(t, '/openapi.json')).body.paths['/v1/wallets/{id}/journal'].get.parameters as { name: string; schema: unknown }[];
+    expect(parameters.find((p) => p.name === 'limit')!.schema).toEqual({ type: 'integer', minimum: 1, maximum: 500, default: 50 });
+  });
+
   it('unknown wallet → 404 even though an empty page would be valid', async () => {
     expectError(await get(t, `/v1/wallets/${randomUUID()}/journal`), 404, 'WalletNotFound');
   });

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { CreditCount, CreditDelta, Timestamp, Uuid } from '../schemas/common';
+import { CreditCount, CreditDelta, queryInteger, Timestamp, Uuid } from '../schemas/common';
 
 export const JOURNAL_KINDS = ['grant', 'hold', 'capture', 'release', 'refund', 'expire', 'revoke', 'adjust'] as const;
 
 export const JournalQuery = z.strictObject({
   cursor: z.string().regex(/^\d{1,18}$/, 'must be the nextCursor of a previous page').optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
+  limit: queryInteger(1, 500).default(50),
   kind: z.enum(JOURNAL_KINDS).optional(),
   lotId: Uuid.optional(),
   holdId: Uuid.optional(),

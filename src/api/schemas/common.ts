@@ -50,6 +50,26 @@ export const WalletIdParams = z.object({ id: WalletId });
 /** The Idempotency-Key header of every POST (validated in mount.ts, documented in OpenAPI). */
 export const IdempotencyKey = z.string().regex(/^[\x21-\x7e]{1,128}$/, 'must be 1-128 visible ASCII characters');
 
+/**
+ * A whole number in the query string, `min`…`max`: plain decimal digits only. z.coerce.number() would read
+ * `0x10` as 16, `1e1` as 10 and accept ` 5`, `5.0`, `+5` or `05` — numbers the client may not have meant, or
+ * not written as numbers are — so anything else is refused, naming the field. A preprocess (not a transform)
+ * so that OpenAPI documents the number it becomes: an integer with its bounds.
+ */
+export function queryInteger(min: number, max: number) {
+  return z.preprocess(
+    (value, ctx) => {
+      if (typeof value === 'string' && /^(0|[1-9][0-9]*)$/.test(value)) return Number(value);
+      ctx.addIssue({
+        code: 'custom', input: value,
+        message: 'must be a decimal integer: digits only, without sign, spaces or leading zeros',
+      });
+      return z.NEVER;
+    },
+    z.number().int().min(min, `must be between ${min} and ${max}`).max(max, `must be between ${min} and ${max}`),
+  );
+}
+
 export const OwnerType = z.enum(['user', 'organization']);
 
 export const LotKind = z.enum(['promotional', 'membership', 'purchased', 'bulk', 'refund', 'adjustment']);
