@@ -175,8 +175,11 @@ test('the audit reports a release whose destination does not match its lot', asy
     await tamperLot(c, `expires_at = '${at(1).toISOString()}'`),
   ];
   const result = await audit(db.pool, { walletId: w });
-  expect(new Set(result.violations.map((v) => v.check))).toEqual(new Set(['release_destination']));
-  expect(result.violations.map((v) => v.lotId).sort()).toEqual([a, b, c].sort());
+  const lotsOf = (check: string) => result.violations.filter((v) => v.check === check).map((v) => v.lotId).sort();
+  expect(new Set(result.violations.map((v) => v.check))).toEqual(new Set(['release_destination', 'lot_closure']));
+  expect(lotsOf('release_destination')).toEqual([a, b, c].sort());
+  // b, active again, still has the revoke row that closed it (0010); a's expiry found nothing available.
+  expect(lotsOf('lot_closure')).toEqual([b]);
   for (const undo of restore) await undo();
   await expectAuditClean(db.pool);
 });
@@ -222,16 +225,20 @@ test('the audit checks refunds per allocation, and the source of a refund lot', 
     const a = (await grantLot(pool, { walletId: w, kind: 'promotional', amountCredits: 10, idempotencyKey: key(), now: T0 })).lot.lotId;
     const b = (await grantLot(pool, { walletId: w, kind: 'purchased', amountCredits: 10, idempotencyKey: key(), now: T0 })).lot.lotId;
     const h1 = await reserve(pool, { walletId: w, amountCredits: 5, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
-    const c1 = await capture(pool, { holdId: h1.holdId, idempotencyKey: key(), now: T0 });
+    await capture(pool, { holdId: h1.holdId, idempotencyKey: key(), now: T0 });
     const h2 = await reserve(pool, { walletId: w, amountCredits: 10, idempotencyKey: key(), holdExpiresAt: at(1), now: T0 });
     await capture(pool, { holdId: h2.holdId, idempotencyKey: key(), now: T0 });
     expect(h1.allocations.map((x) => x.lotId)).toEqual([a]);
     // A refund of h1 journalled on b, a lot h1 never took credits from; b's counters, the hold's totals and
-    // its allocation (on a) all agree with it, so only the per-allocation check can tell.
+    // its allocation (on a) all agree with it, and so does the refund operation it is filed under, so only the
+    // per-allocation check can tell.
+    const op = await pool.query<{ id: string }>(
+      `INSERT INTO ledger_operations (idempotency_key, id, operation, request_hash, wallet_id, result, created_at)
+       VALUES ('tampered', gen_random_uuid(), 'refund', 'x', $1::uuid, '{}', $2) RETURNING id::text AS id`, [w, at(0.5)]);
     await pool.query(
       `INSERT INTO ledger_journal (operation_id, idempotency_key, kind, amount, wallet_id, lot_id, hold_id, d_available, d_consumed, created_at)
        VALUES ($1::uuid, 'tampered', 'refund', 2, $2::uuid, $3::uuid, $4::uuid, 2, -2, $5)`,
-      [c1.operationId, w, b, h1.holdId, at(0.5)]);
+      [op.rows[0]!.id, w, b, h1.holdId, at(0.5)]);
     await pool.query('UPDATE ledger_lots SET available = available + 2, consumed = consumed - 2 WHERE id = $1::uuid', [b]);
     await pool.query(`UPDATE ledger_holds SET refunded = 2, alloc_refunded = '{2}' WHERE id = $1::uuid`, [h1.holdId]);
     const result = await audit(pool, { walletId: w });
