@@ -150,6 +150,9 @@ function sameGenerationOrConflict(record: GenerationRecord, input: GenerationInp
  * Read from what the row recorded, as the workflow decides from what it received.
  */
 function settledWithoutVerdict(record: GenerationRecord): boolean {
+  // A hold the sweeper expired was released whatever verdict the run received meanwhile (the run may have
+  // recorded it, if it got to the row before the sweeper did): the run refused that verdict too.
+  if (record.settlement?.reason === 'hold_expired') return true;
   return !record.outcome && record.settlement?.reason !== 'cancelled';
 }
 
@@ -222,5 +225,7 @@ function asGenerationError(err: unknown): unknown {
   if (!(cause instanceof ApplicationFailure) || !cause.type || !isGenerationErrorCode(cause.type)) return err;
   const details = (cause.details?.[0] ?? {}) as Record<string, unknown>;
   const shortfall = typeof details.shortfallCredits === 'number' ? { shortfallCredits: details.shortfallCredits } : {};
-  return new GenerationError(cause.type, cause.message, shortfall);
+  // A verdict refused because the generation settled without it names that settlement, as the table's answer does.
+  const settled = details.settlement !== null && typeof details.settlement === 'object' ? { settlement: details.settlement } : {};
+  return new GenerationError(cause.type, cause.message, { ...shortfall, ...settled });
 }

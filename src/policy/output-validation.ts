@@ -1,7 +1,7 @@
 /**
  * Checks what a generator says it delivered before the user is charged for it.
  *
- * A success whose outputs are missing, empty, of a type the feature cannot produce, or flagged blank is a
+ * A success whose outputs are missing, empty, of a type the feature cannot produce, or blank (flagged, or 0 s long) is a
  * technical failure (`corrupted_output`): the user must not pay for content they cannot use.
  */
 
@@ -40,5 +40,7 @@ function problemsOf(output: GenerationOutput, index: number, accepts: (contentTy
     problems.push({ index, problem: 'wrong_content_type', detail: `${output.contentType} does not fit the feature` });
   }
   if (output.blank === true) problems.push({ index, problem: 'blank', detail: 'the generator flagged the output blank' });
+  // A video (or any timed output) that lasts no time at all shows nothing: blank, whatever its flag says.
+  else if (output.durationSeconds === 0) problems.push({ index, problem: 'blank', detail: 'the output lasts 0 seconds' });
   return problems;
 }

@@ -89,6 +89,14 @@ const RELEASE_WHEN_CANCELLED_WHILE_RESERVING = 'release-when-cancelled-while-res
  */
 const ANSWER_UNWRAPPED_REFUSALS = 'answer-unwrapped-refusals';
 
+/**
+ * Before this patch an outcome or cancel that arrived after the hold sweeper had released the hold (the worker
+ * was gone past the hold's grace) was answered with that `hold_expired` release as if it were its settlement,
+ * while the same verdict repeated once the run had closed was refused as AlreadySettled (as for a terminated
+ * run): the credits were released without it. Since, the run refuses it the same way.
+ */
+const REFUSE_VERDICTS_AFTER_HOLD_EXPIRY = 'refuse-verdicts-after-hold-expiry';
+
 /** Before this patch a progress report's non-numeric `extendDeadlineMs` (e.g. `'600000'`) moved the deadline. */
 const PROGRESS_EXTENSION_NUMBERS_ONLY = 'progress-extension-numbers-only';
 
@@ -250,6 +258,14 @@ function afterTrigger<T>(latch: Latch, next: () => T): Promise<T> {
 function settlementOnceDone(run: Run): Promise<Settlement> {
   return afterTrigger(run.finished, () => {
     const { settlement } = run.state;
+    if (settlement?.reason === 'hold_expired' && patched(REFUSE_VERDICTS_AFTER_HOLD_EXPIRY)) {
+      throw ApplicationFailure.create({
+        type: GenerationFailureType.AlreadySettled,
+        message: `generation ${run.input.generationId} was released at its hold's expiry, without this verdict`,
+        nonRetryable: true,
+        details: [{ settlement }],
+      });
+    }
     if (settlement) return settlement;
     throw ApplicationFailure.create({ type: GenerationFailureType.AlreadySettled, message: 'the generation was never reserved', nonRetryable: true });
   });

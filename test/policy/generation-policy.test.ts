@@ -60,11 +60,38 @@ describe('settlement decision', () => {
     expect(decision).toMatchObject({ action: 'release', reason: 'corrupted_output' });
     expect(decision.outputProblems[0]?.problem).toBe('wrong_content_type');
   });
-  test('a success that delivered nothing is released', () => {
-    expect(decideSettlement({ ...base, reason: 'succeeded', outputs: [clip(0)] })).toMatchObject({ action: 'release', captureCredits: 0 });
+  test('a success that delivered nothing is released (a 0-second clip is blank)', () => {
+    expect(decideSettlement({ ...base, reason: 'succeeded', outputs: [clip(0)] })).toMatchObject({ action: 'release', reason: 'corrupted_output' });
   });
   test('failures follow the policy', () => {
     expect(decideSettlement({ ...base, reason: 'safety_filter', outputs: undefined })).toMatchObject({ action: 'capture', captureCredits: 50 });
     expect(decideSettlement({ ...base, reason: 'deadline_exceeded', outputs: undefined })).toMatchObject({ action: 'release' });
+  });
+});
+
+describe('delivered credits: what was really delivered', () => {
+  const video = { durationSeconds: 10, modelTier: 'standard' };
+  test('clips whose durations add up to a whole number of seconds are not charged a second more', () => {
+    // 0.2 + 2.2 + 0.6 is 3.0000000000000004 in floating point: 3 seconds delivered, not 4.
+    expect(deliveredCredits('video', video, [{ durationSeconds: 0.2 }, { durationSeconds: 2.2 }, { durationSeconds: 0.6 }], 50, defaultPriceBook)).toBe(15);
+  });
+  test('the same clip reported twice is delivered once', () => {
+    const clip = { url: 'https://cdn.example/v.mp4', durationSeconds: 5 };
+    expect(deliveredCredits('video', video, [clip, { ...clip }], 50, defaultPriceBook)).toBe(25);
+    const sameContent = { url: 'https://cdn.example/a.mp4', sha256: 'a'.repeat(64), durationSeconds: 4 };
+    expect(deliveredCredits('video', video, [sameContent, { ...sameContent, url: 'https://cdn.example/b.mp4', sha256: 'A'.repeat(64) }], 50, defaultPriceBook)).toBe(20);
+    // Distinct clips still add up.
+    expect(deliveredCredits('video', video, [clip, { ...clip, url: 'https://cdn.example/w.mp4' }], 50, defaultPriceBook)).toBe(50);
+  });
+});
+
+describe('a video of 0 seconds', () => {
+  test('is a blank output: a corrupted_output, refunded as one, not a "succeeded" that releases', () => {
+    const decision = decideSettlement({
+      feature: 'video', params: { durationSeconds: 10, modelTier: 'standard' }, quotedCredits: 50, acceptedContentTypes: ['video/*'],
+      policy: defaultSettlementPolicy, book: defaultPriceBook, reason: 'succeeded',
+      outputs: [{ url: 'u', sizeBytes: 10, contentType: 'video/mp4', durationSeconds: 0 }],
+    });
+    expect(decision).toMatchObject({ action: 'release', reason: 'corrupted_output', outputProblems: [{ index: 0, problem: 'blank' }] });
   });
 });
