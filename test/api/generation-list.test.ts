@@ -82,3 +82,11 @@ describe('GET /v1/wallets/:id/generations cursor', () => {
     expect(res.body.generations.map((g: { generationId: string }) => g.generationId)).toEqual([older]);
   });
 });
+
+test.each(['0x10', '1e1', '%205', '5.0', '%2B5', '05', '0', '201'])('limit=%s → 400 naming query.limit; a plain one is taken', async (limit) => {
+  const walletId = await createWallet(t);
+  const res = await get(t, `/v1/wallets/${walletId}/generations?limit=${limit}`);
+  expectError(res, 400, 'ValidationError');
+  expect(res.body.error.details.fields).toEqual([{ path: 'query.limit', reason: expect.any(String) }]);
+  expect((await get(t, `/v1/wallets/${walletId}/generations?limit=200`)).status).toBe(200);
+});

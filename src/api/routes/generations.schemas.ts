@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { decodeGenerationsCursor } from '../../generations/store';
 import { failureReasons } from '../../policy/settlement';
 import { generationPlatforms } from '../../workflows/generation-contract';
-import { CreditCount, Timestamp, Uuid } from '../schemas/common';
+import { CreditCount, queryInteger, Timestamp, Uuid } from '../schemas/common';
 
 const Id = z.string().min(1).max(200);
 
@@ -97,7 +97,7 @@ export const GenerationPageResponse = z.object({
 });
 
 export const WalletGenerationsQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
+  limit: queryInteger(1, 200).default(50),
   /** Read here into the position it names, so the listing gets a position and never decodes again. */
   cursor: z.string().max(500).transform((cursor, ctx) => {
     const position = decodeGenerationsCursor(cursor);
