@@ -13,8 +13,14 @@ const unsetIfEmpty = (value: unknown): unknown => (value === '' ? undefined : va
 
 const optionalText = z.preprocess(unsetIfEmpty, z.string().min(1).optional());
 const textWithDefault = (fallback: string) => z.preprocess(unsetIfEmpty, z.string().min(1).default(fallback));
+// Digits only, not z.coerce.number(): Number(' ') is 0 (PORT=' ' silently meant "any free port"), and Number
+// also reads '0x50' and '1e3'.
 const intWithDefault = (fallback: number, min: number, max: number) =>
-  z.preprocess(unsetIfEmpty, z.coerce.number().int().min(min).max(max).default(fallback));
+  z.preprocess(
+    unsetIfEmpty,
+    z.string().trim().regex(/^\d+$/, 'must be a whole number (decimal digits)').transform(Number)
+      .pipe(z.number().int().min(min).max(max)).default(fallback),
+  );
 
 const EnvSchema = z.object({
   PORT: intWithDefault(3000, 0, 65_535),

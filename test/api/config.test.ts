@@ -45,6 +45,15 @@ describe('loadConfig', () => {
     for (const name of ['PORT', 'LOG_LEVEL', 'DATABASE_URL', 'ADMIN_API_KEY']) expect(message).toContain(name);
   });
 
+  it('takes whole numbers in decimal digits only: a blank value is not 0, nor is hex or exponent notation accepted', () => {
+    // Number(' ') is 0: PORT=' ' used to mean "any free port" and API_KEY_CACHE_SECONDS=' ' "no cache", silently.
+    for (const bad of [' ', '\t', '0x50', '1e3']) {
+      expect(() => loadConfig({ PORT: bad })).toThrow(/PORT/);
+      expect(() => loadConfig({ API_KEY_CACHE_SECONDS: bad })).toThrow(/API_KEY_CACHE_SECONDS/);
+    }
+    expect(loadConfig({ PORT: ' 8080 ', API_KEY_CACHE_SECONDS: '0' })).toMatchObject({ port: 8080, api: { keyCacheSeconds: 0 } });
+  });
+
   it('rejects a fractional or out-of-range port', () => {
     expect(() => loadConfig({ PORT: '3000.5' })).toThrow(ConfigError);
     expect(() => loadConfig({ PORT: '70000' })).toThrow(ConfigError);

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { loadConfig } from '../../src/config';
 import { createLogger } from '../../src/log';
 import { startApi } from '../../src/api/server';
@@ -95,6 +96,43 @@ describe('startApi', () => {
       expect(((await res.json()) as { error: { details: { fields: { path: string }[] } } }).error.details.fields[0]!.path).toBe('label');
     } finally {
       await api.close();
+    }
+  });
+
+  it('close() ends a kept-alive connection after its in-flight response instead of waiting for the client to leave', async () => {
+    const adminKey = 'keepalive-admin-key-for-tests-0123456789';
+    const api = await startApi({
+      config: loadConfig({ ADMIN_API_KEY: adminKey, PORT: '0' }), pool: db.pool, logger: createLogger({ level: 'silent' }), host: '127.0.0.1',
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      // Headers and the first byte of the body are in when close() is called; the rest follows.
+      const body = JSON.stringify({ ownerType: 'user', ownerId: 'keepalive-test' });
+      let finish!: () => void;
+      const inFlight = new Promise<http.IncomingMessage>((resolve, reject) => {
+        const req = http.request(`${api.url}/v1/wallets`, {
+          agent, method: 'POST',
+          headers: {
+            Authorization: `Bearer ${adminKey}`, 'Idempotency-Key': 'k-keepalive', 'Content-Type': 'application/json', 'Content-Length': body.length,
+          },
+        }, (res) => { res.resume(); res.on('end', () => resolve(res)); });
+        req.on('error', reject);
+        req.write(body.slice(0, 1));
+        finish = () => req.end(body.slice(1));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const startedAt = Date.now();
+      const closed = api.close();
+      finish();
+      const res = await inFlight;
+      expect(res.statusCode).toBe(201);
+      expect(res.headers.connection).toBe('close');
+      await closed;
+      // Before, the connection stayed open, serving what its client sent next, until the server's keep-alive
+      // timeout (5 s) after its last response.
+      expect(Date.now() - startedAt).toBeLessThan(2000);
+    } finally {
+      agent.destroy();
     }
   });
 });
