@@ -109,7 +109,7 @@ test('raw API error paths: unknown namespace, bogus task tokens, missing fields'
   expect(await code(svc.startWorkflowExecution({ namespace: 'default', workflowId: 'a', workflowType: { name: 't' } }))).toBe(grpc.status.INVALID_ARGUMENT);
   expect(await code(svc.signalWorkflowExecution({ namespace: 'default', workflowExecution: { workflowId: uid('none') }, signalName: 's' }))).toBe(grpc.status.NOT_FOUND);
   expect(await code(svc.pollWorkflowTaskQueue({ namespace: 'default' }))).toBe(grpc.status.INVALID_ARGUMENT);
-  if (!useCli) expect(await code(svc.listBatchOperations({ namespace: 'default' }))).toBe(grpc.status.UNIMPLEMENTED);
+  if (!useCli) expect(await code(svc.startBatchOperation({ namespace: 'default', jobId: uid('batch'), visibilityQuery: 'WorkflowType="x"', reason: 'r', terminationOperation: {} }))).toBe(grpc.status.UNIMPLEMENTED);
 });
 
 test('async activity completion by id is rejected for unknown activities', async () => {

@@ -7,6 +7,7 @@ import type { Engine } from './engine';
 import { startWorkflow, terminateRun } from './lifecycle';
 import { requestCancelRun } from './signals';
 import type { P, Run } from './types';
+import { rootOf } from './read';
 
 export function installChildren(engine: Engine): void {
   engine.onRunClosed.push((run) => {
@@ -54,7 +55,7 @@ export function startChild(engine: Engine, parent: Run, a: P, completedId: numbe
       if (!ns) throw new Error('namespace not found');
       const out = startWorkflow(engine, ns, { ...a, taskQueue, requestId: `${parent.runId}:${initiatedEventId}`, workflowIdConflictPolicy: 'WORKFLOW_ID_CONFLICT_POLICY_FAIL' }, {});
       started = out.run;
-      started.parent = { namespace: parent.ns.name, workflowId: parent.workflowId, runId: parent.runId, initiatedEventId };
+      started.parent = { namespace: parent.ns.name, workflowId: parent.workflowId, runId: parent.runId, initiatedEventId, root: rootOf(parent) };
       patchParentInfo(started, parent, initiatedEventId);
     } catch {
       parent.children.delete(initiatedEventId);

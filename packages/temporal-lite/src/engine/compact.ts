@@ -37,6 +37,13 @@ export function installCompaction(engine: Engine): { stop(): void } {
   return { stop: () => clearInterval(timer) };
 }
 
+/** Event counts of compacted runs: lists and visibility read a run's history length without decoding it. */
+const eventCounts = new WeakMap<Run, number>();
+
+export function eventCount(run: Run): number {
+  return eventCounts.get(run) ?? run.events.length;
+}
+
 function compact(run: Run, decoded: Set<Compacted>): void {
   let bytes: Uint8Array;
   try {
@@ -45,6 +52,7 @@ function compact(run: Run, decoded: Set<Compacted>): void {
     return; // not encodable as is: keep the objects
   }
   const c: Compacted = { bytes: Uint8Array.prototype.slice.call(bytes) };
+  eventCounts.set(run, run.events.length);
   Object.defineProperty(run, 'events', {
     configurable: true,
     enumerable: true,

@@ -189,6 +189,11 @@ export class Engine {
     return q;
   }
 
+  /** A task queue if anything ever polled or used it (DescribeTaskQueue must not create one). */
+  existingQueue(type: 'workflow' | 'activity', ns: string, name: string): TaskQueue<WftRef | QueryRef, P, PollCtx> | TaskQueue<ActRef, P, PollCtx> | undefined {
+    return (type === 'workflow' ? this.wfQueues : this.actQueues).get(ns + '\u0000' + name);
+  }
+
   actQueue(ns: string, name: string): TaskQueue<ActRef, P, PollCtx> {
     const key = ns + '\u0000' + name;
     let q = this.actQueues.get(key);

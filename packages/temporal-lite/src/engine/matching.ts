@@ -10,10 +10,17 @@ export interface Poller<R, C = unknown> {
   deliver(response: R | undefined): void;
 }
 
+/** Real matching service (pollerHistory): a poller is listed by DescribeTaskQueue for 5 minutes after its last poll. */
+const POLLER_HISTORY_TTL_MS = 5 * 60_000;
+
+export interface PollerRecord { identity: string; lastAccessTime: number; ratePerSecond: number }
+
 export class TaskQueue<Ref, R, C = unknown> {
   private refs: Ref[] = [];
   private pollers: Array<Poller<R, C>> = [];
   private drainScheduled = false;
+  /** Recent pollers by identity (wall clock), for DescribeTaskQueue. */
+  private readonly pollHistory = new Map<string, PollerRecord>();
 
   constructor(private readonly materialize: (ref: Ref, ctx: C) => R | undefined) {}
 
@@ -41,6 +48,18 @@ export class TaskQueue<Ref, R, C = unknown> {
 
   get hasPollers(): boolean {
     return this.pollers.some((p) => !p.isCancelled());
+  }
+
+  /** Notes a poll's arrival, as the real server's poller history does (last access time per identity). */
+  recordPoll(identity: string, ratePerSecond: number, now = Date.now()): void {
+    this.pollHistory.delete(identity); // re-insert: most recent last
+    this.pollHistory.set(identity, { identity, lastAccessTime: now, ratePerSecond });
+  }
+
+  /** Pollers seen within the history TTL, most recent first. */
+  recentPollers(now = Date.now()): PollerRecord[] {
+    for (const [k, r] of this.pollHistory) if (now - r.lastAccessTime > POLLER_HISTORY_TTL_MS) this.pollHistory.delete(k);
+    return [...this.pollHistory.values()].reverse();
   }
 
   addPoller(p: Poller<R, C>): void {

@@ -2,10 +2,16 @@
 import { errors } from '../grpc/errors';
 import { compileVisibilityQuery, decodeSearchAttributePayload, VisibilityQueryError, type VisibilityRecord } from '../visibility';
 import { describePendingActivity } from './activities';
+import { eventCount } from './compact';
 import type { Engine } from './engine';
 import { STATUS_ENUM, type Namespace, type P, type Run } from './types';
 import { dur, ts } from './util';
 import type { CallLike } from './updates';
+
+/** The run's root execution, as the real server records it: inherited from the parent, else the run itself. */
+export function rootOf(run: Run): { workflowId: string; runId: string } {
+  return run.parent?.root ?? { workflowId: run.workflowId, runId: run.runId };
+}
 
 export function executionInfo(run: Run): P {
   return {
@@ -14,7 +20,7 @@ export function executionInfo(run: Run): P {
     startTime: ts(run.startTime),
     closeTime: run.closeTime !== undefined ? ts(run.closeTime) : undefined,
     status: STATUS_ENUM[run.status],
-    historyLength: String(run.events.length),
+    historyLength: String(eventCount(run)),
     parentNamespaceId: run.parent ? run.ns.id : undefined,
     parentExecution: run.parent ? { workflowId: run.parent.workflowId, runId: run.parent.runId } : undefined,
     executionTime: ts(run.executionTime),
@@ -24,7 +30,7 @@ export function executionInfo(run: Run): P {
     stateTransitionCount: String(run.stateTransitions),
     historySizeBytes: String(run.historySizeBytes),
     executionDuration: run.closeTime !== undefined ? dur(run.closeTime - run.executionTime) : undefined,
-    rootExecution: { workflowId: run.workflowId, runId: run.runId },
+    rootExecution: rootOf(run),
     firstRunId: run.firstExecutionRunId,
   };
 }
@@ -125,6 +131,14 @@ export function visibilityRecord(run: Run): VisibilityRecord {
     closeTime: run.closeTime !== undefined ? new Date(run.closeTime) : undefined,
     executionTime: new Date(run.executionTime),
     taskQueue: run.taskQueue,
+    parentWorkflowId: run.parent?.workflowId,
+    parentRunId: run.parent?.runId,
+    rootWorkflowId: rootOf(run).workflowId,
+    rootRunId: rootOf(run).runId,
+    historyLength: eventCount(run),
+    historySizeBytes: run.historySizeBytes,
+    stateTransitionCount: run.stateTransitions,
+    executionDuration: run.closeTime !== undefined ? Math.max(0, run.closeTime - run.executionTime) * 1_000_000 : undefined,
     searchAttributes,
   };
 }

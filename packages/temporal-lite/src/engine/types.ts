@@ -165,7 +165,8 @@ export interface Run {
   executionDeadline?: number;
   attempt: number;
   firstExecutionRunId: string;
-  parent?: { namespace: string; workflowId: string; runId: string; initiatedEventId: number };
+  /** `root`: the top-level run of the parent's tree (the parent itself when it has no parent). */
+  parent?: { namespace: string; workflowId: string; runId: string; initiatedEventId: number; root?: { workflowId: string; runId: string } };
   wft?: WorkflowTask;
   lastCompletedWftStartedEventId: number;
   buffered: BufferedWrite[];

@@ -1,7 +1,7 @@
 /** OperatorService: search attribute registry per namespace (the part the SDK and apps use). */
 import type { Engine } from '../engine/engine';
 import type { P } from '../engine/types';
-import { PREDEFINED_SEARCH_ATTRIBUTES, type SearchAttributeType } from '../visibility';
+import { PREDEFINED_SEARCH_ATTRIBUTES, SYSTEM_SEARCH_ATTRIBUTES, type SearchAttributeType } from '../visibility';
 import { errors } from './errors';
 import type { HandlerMap } from './server';
 
@@ -16,18 +16,8 @@ const TYPES: Record<string, SearchAttributeType> = {
 };
 const toEnum = (t: SearchAttributeType): string => Object.entries(TYPES).find(([, v]) => v === t)![0];
 
-const SYSTEM: Record<string, string> = {
-  WorkflowId: 'INDEXED_VALUE_TYPE_KEYWORD',
-  RunId: 'INDEXED_VALUE_TYPE_KEYWORD',
-  WorkflowType: 'INDEXED_VALUE_TYPE_KEYWORD',
-  StartTime: 'INDEXED_VALUE_TYPE_DATETIME',
-  CloseTime: 'INDEXED_VALUE_TYPE_DATETIME',
-  ExecutionTime: 'INDEXED_VALUE_TYPE_DATETIME',
-  ExecutionStatus: 'INDEXED_VALUE_TYPE_KEYWORD',
-  TaskQueue: 'INDEXED_VALUE_TYPE_KEYWORD',
-  ExecutionDuration: 'INDEXED_VALUE_TYPE_INT',
-  HistoryLength: 'INDEXED_VALUE_TYPE_INT',
-};
+// The same system attributes the visibility queries accept (the real server's `system` list).
+const SYSTEM: Record<string, string> = Object.fromEntries([...SYSTEM_SEARCH_ATTRIBUTES].map(([name, t]) => [name, toEnum(t)]));
 
 export function operatorServiceHandlers(engine: Engine): HandlerMap {
   return {

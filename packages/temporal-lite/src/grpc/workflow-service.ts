@@ -7,7 +7,7 @@ import { countWorkflows, describeWorkflow, getHistory, getHistoryReverse, listWo
 import { requestCancelWorkflow, signalWithStart, signalWorkflow } from '../engine/signals';
 import { STATUS_ENUM, type Namespace, type P } from '../engine/types';
 import { admitUpdate, awaitUpdate, pollUpdate, updateWorkflow } from '../engine/updates';
-import { checkBlobSize, dur, uuid } from '../engine/util';
+import { checkBlobSize, dur, ts, uuid } from '../engine/util';
 import { respondWorkflowTaskCompleted, respondWorkflowTaskFailed } from '../engine/workflow-tasks';
 import type { TaskQueue } from '../engine/matching';
 import { ApiError, errors } from './errors';
@@ -16,6 +16,10 @@ import { packAny } from '../proto';
 import { status as Status } from '@grpc/grpc-js';
 
 const POLL_MAX_MS = 60_000;
+/** What GetSystemInfo and GetClusterInfo report (the UI gates features on it). */
+const SERVER_VERSION = '1.29.0-temporal-lite';
+/** The real server's poller rate when the worker sets none (matching's default max dispatch rate). */
+const DEFAULT_POLLER_RATE = 100_000;
 
 export const CAPABILITIES = {
   signalAndQueryHeader: true,
@@ -60,6 +64,8 @@ function longPoll<Ref>(q: TaskQueue<Ref, P, PollCtx>, req: P, call: HandlerCall)
     const poller = { ctx: { identity: req.identity ?? '', requestId: uuid(), workerInstanceKey: req.workerInstanceKey || undefined }, isCancelled: () => done || call.cancelled(), deliver: finish };
     const timer = setTimeout(() => finish(undefined), Math.max(0, Math.min(call.deadlineMs() - 1000, POLL_MAX_MS)));
     call.onCancel(() => finish(undefined));
+    // DescribeTaskQueue lists pollers from this history (the UI's workers tab, `temporal task-queue describe`).
+    q.recordPoll(req.identity ?? '', Number(req.taskQueueMetadata?.maxTasksPerSecond?.value) || DEFAULT_POLLER_RATE);
     q.addPoller(poller);
   });
 }
@@ -76,6 +82,40 @@ function releaseWorkerPolls(engine: Engine, ns: string, req: P): void {
   for (const q of engine.actQueues.values()) q.releaseWhere(pred);
 }
 
+const TQ_TYPE_NUMBER: Record<string, number> = { TASK_QUEUE_TYPE_WORKFLOW: 1, TASK_QUEUE_TYPE_ACTIVITY: 2, TASK_QUEUE_TYPE_NEXUS: 3 };
+
+/**
+ * DescribeTaskQueue as the real frontend answers it: pollers seen in the last 5 minutes for one task queue
+ * type (legacy mode, what the UI asks for each type), or per type under the unversioned build id ""
+ * (ENHANCED mode, the CLI's default). No Nexus here, so Nexus queues have no pollers.
+ */
+function describeTaskQueue(engine: Engine, n: Namespace, req: P): P {
+  const name = requireTaskQueue(req);
+  const queueOf = (type: string) =>
+    type === 'TASK_QUEUE_TYPE_ACTIVITY' ? engine.existingQueue('activity', n.name, name)
+      : type === 'TASK_QUEUE_TYPE_WORKFLOW' ? engine.existingQueue('workflow', n.name, name) : undefined;
+  const pollers = (type: string): P[] => (queueOf(type)?.recentPollers() ?? []).map((r) => ({ identity: r.identity, lastAccessTime: ts(r.lastAccessTime), ratePerSecond: r.ratePerSecond }));
+  const stats = (type: string): P => ({ approximateBacklogCount: String(queueOf(type)?.backlog ?? 0), approximateBacklogAge: dur(0), tasksAddRate: 0, tasksDispatchRate: 0 });
+  if (req.apiMode === 'DESCRIBE_TASK_QUEUE_MODE_ENHANCED') {
+    if (req.taskQueue.kind === 'TASK_QUEUE_KIND_STICKY') throw errors.invalidArgument('DescribeTaskQueue with ENHANCED mode is not supported for sticky task queues.');
+    const types: string[] = req.taskQueueTypes?.length ? req.taskQueueTypes : ['TASK_QUEUE_TYPE_WORKFLOW', 'TASK_QUEUE_TYPE_ACTIVITY'];
+    const typesInfo: Record<number, P> = {};
+    for (const t of types) {
+      const num = TQ_TYPE_NUMBER[t];
+      if (num) typesInfo[num] = { pollers: req.reportPollers ? pollers(t) : [], stats: req.reportStats ? stats(t) : undefined };
+    }
+    return { versionsInfo: { '': { typesInfo, taskReachability: 'BUILD_ID_TASK_REACHABILITY_UNSPECIFIED' } } };
+  }
+  const type: string = req.taskQueueType && req.taskQueueType !== 'TASK_QUEUE_TYPE_UNSPECIFIED' ? req.taskQueueType : 'TASK_QUEUE_TYPE_WORKFLOW';
+  const backlog = queueOf(type)?.backlog ?? 0;
+  return {
+    pollers: pollers(type),
+    stats: req.reportStats ? stats(type) : undefined,
+    // The CLI's legacy mode reads this (deprecated) status unconditionally when it asks for it.
+    taskQueueStatus: req.includeTaskQueueStatus ? { backlogCountHint: String(backlog), readLevel: '0', ackLevel: '0', ratePerSecond: DEFAULT_POLLER_RATE, taskIdBlock: { startId: '1', endId: '100000' } } : undefined,
+  };
+}
+
 function requireTaskQueue(req: P): string {
   const name: string | undefined = req.taskQueue?.name;
   if (!name) throw errors.invalidArgument('TaskQueue is not set on request.');
@@ -84,8 +124,22 @@ function requireTaskQueue(req: P): string {
 
 export function workflowServiceHandlers(engine: Engine): HandlerMap {
   const ns = (req: P): Namespace => engine.ns(req.namespace);
+  const clusterId = uuid();
   return {
-    GetSystemInfo: () => ({ serverVersion: '1.29.0-temporal-lite', capabilities: CAPABILITIES }),
+    GetSystemInfo: () => ({ serverVersion: SERVER_VERSION, capabilities: CAPABILITIES }),
+    // The UI's root layout awaits this (/api/v1/cluster-info) before any page renders; `temporal operator
+    // cluster describe` prints it. Stores named like the dev server's (in-memory SQLite): SQL visibility.
+    GetClusterInfo: () => ({
+      supportedClients: {},
+      serverVersion: SERVER_VERSION,
+      clusterId,
+      clusterName: 'active',
+      historyShardCount: 1,
+      persistenceStore: 'sqlite',
+      visibilityStore: 'sqlite',
+      initialFailoverVersion: '1',
+      failoverVersionIncrement: '10',
+    }),
     DescribeNamespace: (req) => {
       if (req.id) {
         const found = [...engine.namespaces.values()].find((n) => n.id === req.id);
@@ -132,6 +186,20 @@ export function workflowServiceHandlers(engine: Engine): HandlerMap {
     ListOpenWorkflowExecutions: (req) => listWorkflows(ns(req), { ...req, query: 'ExecutionStatus = "Running"' }),
     ListClosedWorkflowExecutions: (req) => listWorkflows(ns(req), { ...req, query: 'ExecutionStatus != "Running"' }),
     CountWorkflowExecutions: (req) => countWorkflows(ns(req), req),
+    DescribeTaskQueue: (req) => describeTaskQueue(engine, ns(req), req),
+    // No schedules or batch operations exist here: their lists are empty (the UI's pages call them on load).
+    ListSchedules: (req) => {
+      ns(req);
+      return { schedules: [] };
+    },
+    CountSchedules: (req) => {
+      ns(req);
+      return { count: '0' };
+    },
+    ListBatchOperations: (req) => {
+      ns(req);
+      return { operationInfo: [] };
+    },
     GetSearchAttributes: () => {
       const keys: Record<string, string> = {};
       for (const n of engine.namespaces.values()) for (const [k, t] of n.searchAttributes) keys[k] = 'INDEXED_VALUE_TYPE_' + t.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase();

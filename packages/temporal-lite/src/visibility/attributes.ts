@@ -28,7 +28,22 @@ const SYSTEM: Record<string, { kind: AttributeKind; get(r: VisibilityRecord): Co
   StartTime: { kind: 'Datetime', get: (r) => r.startTime.getTime() },
   CloseTime: { kind: 'Datetime', get: (r) => r.closeTime?.getTime() ?? null },
   ExecutionTime: { kind: 'Datetime', get: (r) => r.executionTime?.getTime() ?? null },
+  // The real server's other system attributes; the UI's relationship views and saved views query the
+  // parent/root ones (e.g. `ParentWorkflowId is null`, `RootWorkflowId = "..."`).
+  ParentWorkflowId: { kind: 'Keyword', get: (r) => r.parentWorkflowId ?? null },
+  ParentRunId: { kind: 'Keyword', get: (r) => r.parentRunId ?? null },
+  RootWorkflowId: { kind: 'Keyword', get: (r) => r.rootWorkflowId ?? null },
+  RootRunId: { kind: 'Keyword', get: (r) => r.rootRunId ?? null },
+  HistoryLength: { kind: 'Int', get: (r) => r.historyLength ?? null },
+  HistorySizeBytes: { kind: 'Int', get: (r) => r.historySizeBytes ?? null },
+  StateTransitionCount: { kind: 'Int', get: (r) => r.stateTransitionCount ?? null },
+  ExecutionDuration: { kind: 'Int', get: (r) => r.executionDuration ?? null },
 };
+
+/** System attribute names (kept as columns, not in `searchAttributes`), for ListSearchAttributes. */
+export const SYSTEM_SEARCH_ATTRIBUTES: ReadonlyMap<string, SearchAttributeType> = new Map(
+  Object.entries(SYSTEM).map(([name, a]) => [name, a.kind === 'ExecutionStatus' ? 'Keyword' : a.kind]),
+);
 
 /**
  * Search attributes the server itself (or the SDK) sets on executions, kept in `searchAttributes` like
@@ -38,10 +53,13 @@ export const PREDEFINED_SEARCH_ATTRIBUTES: ReadonlyMap<string, SearchAttributeTy
   ['TemporalChangeVersion', 'KeywordList'],
   ['BinaryChecksums', 'KeywordList'],
   ['BuildIds', 'KeywordList'],
+  ['BatcherNamespace', 'Keyword'],
   ['BatcherUser', 'Keyword'],
   ['TemporalScheduledStartTime', 'Datetime'],
   ['TemporalScheduledById', 'Keyword'],
   ['TemporalSchedulePaused', 'Bool'],
+  // Never set here (no schedules); the UI's legacy schedule count queries it.
+  ['TemporalNamespaceDivision', 'Keyword'],
 ]);
 
 export function resolveAttribute(ref: NameRef, types: ReadonlyMap<string, SearchAttributeType>): ResolvedAttribute {

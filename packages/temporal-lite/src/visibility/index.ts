@@ -10,7 +10,7 @@ import type { SearchAttributeType, VisibilityRecord } from './types';
 
 export type { SearchAttributeType, VisibilityRecord } from './types';
 export { VisibilityQueryError } from './errors';
-export { EXECUTION_STATUSES, PREDEFINED_SEARCH_ATTRIBUTES } from './attributes';
+export { EXECUTION_STATUSES, PREDEFINED_SEARCH_ATTRIBUTES, SYSTEM_SEARCH_ATTRIBUTES } from './attributes';
 export { decodeSearchAttributePayload } from './payload';
 
 export interface CompiledVisibilityQuery {

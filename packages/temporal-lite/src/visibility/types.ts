@@ -10,5 +10,16 @@ export interface VisibilityRecord {
   closeTime?: Date;
   executionTime?: Date;
   taskQueue: string;
+  /** Set for child workflows (absent for top-level runs). */
+  parentWorkflowId?: string;
+  parentRunId?: string;
+  /** The top-level run of the tree this run belongs to (the run itself when it has no parent). */
+  rootWorkflowId?: string;
+  rootRunId?: string;
+  historyLength?: number;
+  historySizeBytes?: number;
+  stateTransitionCount?: number;
+  /** Nanoseconds from ExecutionTime to CloseTime; absent while running. */
+  executionDuration?: number;
   searchAttributes: Record<string, string | number | boolean | Date | string[] | null>;
 }
