@@ -56,8 +56,11 @@ test('a reservation made after the longest wait had already passed still holds, 
   const startedAt = new Date(Date.now() - 3 * 3_600_000).toISOString(); // the ledger was out of reach for 3 h
   const before = Date.now();
   const { reservation } = await activities.reserveGeneration({ generation, startedAt });
+  const after = Date.now();
   const { rows } = await pool.query('SELECT expires_at FROM ledger_holds WHERE id = $1', [reservation.holdId]);
+  // The grace counted from the reservation itself (not from startedAt, nor any longer).
   expect((rows[0].expires_at as Date).getTime()).toBeGreaterThanOrEqual(before + 3_600_000);
+  expect((rows[0].expires_at as Date).getTime()).toBeLessThanOrEqual(after + 3_600_000);
   expect((await getBalance(pool, { walletId })).heldCredits).toBe(30);
 });
 

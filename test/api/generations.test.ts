@@ -84,7 +84,7 @@ test.each([
   const before = await journalCount(t, walletId);
   const res = await post(t, '/v1/generations', startBody(walletId, overrides), serviceKey);
   expect(res.status).toBe(400);
-  expect(JSON.stringify(res.body.error.details)).toContain(field);
+  expect(res.body.error.details.fields.map((f: { path: string }) => f.path)).toEqual([field]);
   expect(await journalCount(t, walletId)).toBe(before);
 });
 

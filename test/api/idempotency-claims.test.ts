@@ -5,8 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { auditClean, expectError, idem, post, setupApiTest, type ApiTest } from './helpers';
+import { someoneWaitsOnALock } from '../support/locks';
 
 const STALE_MS = 300;
+const SLOW_LOCK = 4_242_001;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 let t: ApiTest;
@@ -14,10 +16,11 @@ beforeAll(async () => {
   t = await setupApiTest({
     idempotency: { staleLockAfterMs: STALE_MS, waitForInProgressMs: 200, recordRetryDelaysMs: [10, 10] },
   });
-  // Inserting a key labelled `slow-…` takes 1.5 s: a request that runs well past the stale-lock timeout.
+  // Inserting a key labelled `slow-…` waits for an advisory lock the test holds: a request that runs as long
+  // as the test says, well past the stale-lock timeout.
   await t.pool.query(`
     CREATE FUNCTION test_slow_api_key() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$`);
+    BEGIN PERFORM pg_advisory_xact_lock(${SLOW_LOCK}); RETURN NEW; END $$`);
   await t.pool.query(`
     CREATE TRIGGER test_slow_api_key BEFORE INSERT ON api_keys FOR EACH ROW
       WHEN (NEW.label LIKE 'slow-%') EXECUTE FUNCTION test_slow_api_key()`);
@@ -53,28 +56,36 @@ describe('a request running longer than the stale-lock timeout', () => {
   it('keeps its claim fresh: a duplicate is not a takeover, it replays; the key is created once', async () => {
     const key = idem();
     const body = { role: 'support', label: `slow-${randomUUID()}` };
-    const firstPromise = post(t, '/v1/api-keys', body, t.adminKey, key).then((res) => res);
-    await sleep(STALE_MS * 3);
-    const lockAge = await t.pool.query<{ ms: number }>(
-      `SELECT (extract(epoch FROM clock_timestamp() - locked_at) * 1000)::float8 AS ms FROM http_idempotency WHERE idempotency_key = $1`,
-      [key],
-    );
-    // Waits for the first request instead of taking its claim over.
-    const secondPromise = post(t, '/v1/api-keys', body, t.adminKey, key).then((res) => res);
-    const [first, second] = await Promise.all([firstPromise, secondPromise]);
-    expect(await keysLabelled(body.label)).toBe(1);
-    expect(lockAge.rows[0]!.ms).toBeLessThan(STALE_MS);
+    const locker = await t.pool.connect();
+    let firstPromise: Promise<Awaited<ReturnType<typeof post>>> | undefined;
+    try {
+      await locker.query('SELECT pg_advisory_lock($1)', [SLOW_LOCK]);
+      firstPromise = post(t, '/v1/api-keys', body, t.adminKey, key).then((res) => res);
+      await someoneWaitsOnALock(t.pool); // the first request is inside its operation, held there by the test
+      await sleep(STALE_MS * 3);
+      const lockAge = await t.pool.query<{ ms: number }>(
+        `SELECT (extract(epoch FROM clock_timestamp() - locked_at) * 1000)::float8 AS ms FROM http_idempotency WHERE idempotency_key = $1`,
+        [key],
+      );
+      expect(lockAge.rows[0]!.ms).toBeLessThan(STALE_MS);
+      // While the first still runs, a duplicate waits for it (200 ms here) instead of taking its claim over.
+      expectError(await post(t, '/v1/api-keys', body, t.adminKey, key), 409, 'IdempotencyInProgress');
+      expect(await keysLabelled(body.label)).toBe(0);
+      expect(await recordState(key)).toBe('in_progress');
+    } finally {
+      await locker.query('SELECT pg_advisory_unlock($1)', [SLOW_LOCK]);
+      locker.release();
+    }
+    const first = await firstPromise!;
     expect(first.status).toBe(201);
     expect(first.body.key).toMatch(/^ck_/);
-    // The duplicate either replays the first response or, if it gave up waiting, is told to retry later.
-    if (second.status === 201) {
-      expect(second.headers['idempotent-replayed']).toBe('true');
-      expect(second.body).toEqual({ ...first.body, key: null });
-    } else {
-      expectError(second, 409, 'IdempotencyInProgress');
-    }
-    expect(await keysLabelled(body.label)).toBe(1);
     expect(await recordState(key)).toBe('completed');
+    // Once the first has answered, a duplicate replays its response (without the key, shown only once).
+    const again = await post(t, '/v1/api-keys', body, t.adminKey, key);
+    expect(again.status).toBe(201);
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.body).toEqual({ ...first.body, key: null });
+    expect(await keysLabelled(body.label)).toBe(1);
   });
 });
 

@@ -77,6 +77,7 @@ test('Ctrl-C to the process group stops promptly with status 0; a restart on the
 
   const second = await startSystem();
   expect((await call(`${second.api}/v1/wallets/${wallet.body.id}/balance`, 'GET')).body).toMatchObject({ availableCredits: 40, heldCredits: 0 });
+  expect((await call(`${second.api}/v1/audit`, 'GET')).body).toEqual({ ok: true, violations: [] });
   expect((await pressCtrlC(second.child)).code).toBe(0);
 }, 120_000);
 

@@ -218,7 +218,10 @@ describe('a malformed progress signal sent with the Temporal client is ignored',
       await suite.harness.env.sleep(9 * MINUTE_MS);
       await handle.signal(reportProgressSignal, { extendDeadlineMs: 5 * MINUTE_MS + 0.5 });
       const extended = await handle.query(generationStateQuery);
-      expect(Date.parse(extended.deadlineAt!)).toBeGreaterThan(Date.parse(extended.startedAt!) + 10 * MINUTE_MS);
+      // The extension counts from now (9 min in): 14 min after the start, not 10 (unmoved) nor 15 (from the old deadline).
+      const extendedBy = Date.parse(extended.deadlineAt!) - Date.parse(extended.startedAt!);
+      expect(extendedBy).toBeGreaterThanOrEqual(14 * MINUTE_MS);
+      expect(extendedBy).toBeLessThan(14 * MINUTE_MS + 30_000);
       await handle.signal(reportProgressSignal, { extendDeadlineMs: Number.MAX_VALUE });
       const capped = await handle.query(generationStateQuery);
       expect(capped.deadlineAt).toBe(capped.maxDeadlineAt);

@@ -115,7 +115,7 @@ describe('generation settles per outcome', () => {
       return await reportOutcome(suite.deps, input.generationId, { status: 'succeeded', outputs: [output] });
     });
     expect(settlement).toMatchObject({ action: 'release', reason: 'corrupted_output', capturedCredits: 0, releasedCredits: 10 });
-    expect(settlement.outputProblems.map((p) => p.problem)).toContain(problem);
+    expect(settlement.outputProblems.map((p) => p.problem)).toEqual([problem]);
     await recordPath(`corrupted-${problem}`, input.generationId);
     expect(await balanceOf(walletId)).toEqual({ available: 100, held: 0 });
   });
