@@ -45,7 +45,6 @@ export const ERROR_STATUS = {
   IdempotencyConflict: 409,
   IdempotencyInProgress: 409,
   WalletClosed: 409,
-  LotClosed: 409,
   HoldAlreadyResolved: 409,
   HoldNotExpired: 409,
   GenerationConflict: 409,

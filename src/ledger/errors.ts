@@ -8,7 +8,6 @@ export const LEDGER_ERROR_CODES = [
   'WalletNotFound',
   'WalletClosed',
   'LotNotFound',
-  'LotClosed',
   'HoldNotFound',
   'HoldAlreadyResolved',
   'HoldNotExpired',

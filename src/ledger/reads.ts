@@ -106,7 +106,7 @@ export async function listJournal(db: Db, input: ListJournalInput): Promise<Jour
   return { entries: rows, nextCursor: res.rows.length > limit && last ? last.entryId : null };
 }
 
-/** Total credits in the journal of a wallet (used by tests to prove a refusal left no trace). */
+/** The number of journal rows (of a wallet, or all): tests use it to prove a refusal left no trace. */
 export async function countJournal(db: Db, input: { walletId?: string }): Promise<number> {
   const res = await db.query<{ n: string }>(
     `SELECT count(*)::text AS n FROM ledger_journal WHERE $1::uuid IS NULL OR wallet_id = $1::uuid`,
